@@ -1,0 +1,181 @@
+//! The `coffer` binary against a real service on 127.0.0.1:0, as a script
+//! would use it.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use coffer_testkit::{dataset, TestServer};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Coffer {
+    config_dir: std::path::PathBuf,
+    keychain: bool,
+}
+
+impl Coffer {
+    /// An agent that uses the OS keychain (when the test run provides one).
+    fn with_keychain(config_dir: &Path) -> Coffer {
+        Coffer { config_dir: config_dir.to_owned(), keychain: true }
+    }
+
+    /// An agent on a machine with no keychain: no D-Bus session at all.
+    fn without_keychain(config_dir: &Path) -> Coffer {
+        Coffer { config_dir: config_dir.to_owned(), keychain: false }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_coffer"));
+        cmd.args(args).env("COFFER_CONFIG_DIR", &self.config_dir).env_remove("COFFER_PASSWORD").stdin(Stdio::null());
+        if !self.keychain {
+            cmd.env_remove("DBUS_SESSION_BUS_ADDRESS").env_remove("DISPLAY").env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent");
+        }
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("coffer runs")
+    }
+
+    fn run_with_password(&self, args: &[&str]) -> Output {
+        self.command(args).env("COFFER_PASSWORD", PASSWORD).output().expect("coffer runs")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        check(self.run(args), args)
+    }
+
+    fn ok_with_password(&self, args: &[&str]) -> String {
+        check(self.run_with_password(args), args)
+    }
+}
+
+fn check(out: Output, args: &[&str]) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "coffer {args:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn keychain_required() -> bool {
+    std::env::var_os("COFFER_TEST_REQUIRE_KEYCHAIN").is_some()
+}
+
+#[test]
+fn signup_backup_change_backup_restore_both_versions() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("Documents");
+    fs::create_dir(&data).unwrap();
+    let files = dataset::write_tree(&data, 3, 25, 100_000);
+    let coffer = Coffer::with_keychain(&home.path().join("agent"));
+
+    let status: serde_json::Value = serde_json::from_str(&coffer.ok(&["status", "--json"])).unwrap();
+    let keychain = status["keychain_available"].as_bool().unwrap();
+    if keychain_required() {
+        assert!(keychain, "scripts/test.sh provides a keychain daemon; the agent must find it");
+    }
+    // With a keychain the session outlives each command; without one every
+    // command signs in from COFFER_PASSWORD.
+    let run = |args: &[&str]| if keychain { coffer.ok(args) } else { coffer.ok_with_password(args) };
+
+    let out = coffer.ok_with_password(&[
+        "--server", &server.url, "signup", "--first", "Ada", "--last", "Lovelace", "--email", "ada@example.com", "--confirm-age",
+    ]);
+    assert!(out.contains("ada@example.com"), "{out}");
+    run(&["folders", "add", data.to_str().unwrap()]);
+    assert!(run(&["folders", "list"]).contains(data.to_str().unwrap()));
+
+    let out = run(&["backup"]);
+    assert!(out.starts_with("Backed up"), "a summary line when not on a terminal: {out}");
+
+    let before = home.path().join("before.txt");
+    let changed = &files[0];
+    fs::copy(changed, &before).unwrap();
+    fs::write(changed, b"changed by the test").unwrap();
+    let out = run(&["backup"]);
+    assert!(out.contains(": 1 read"), "only the changed file is read: {out}");
+
+    let snapshots: serde_json::Value = serde_json::from_str(&run(&["snapshots", "--json"])).unwrap();
+    let snapshots = snapshots.as_array().unwrap();
+    assert_eq!(snapshots.len(), 2);
+    let older = snapshots[1]["id"].as_str().unwrap().to_owned();
+
+    let latest = home.path().join("latest");
+    run(&["restore", "--to", latest.to_str().unwrap()]);
+    dataset::assert_same_tree(&data, &latest.join("Documents"));
+
+    let old = home.path().join("old");
+    let changed_text = changed.to_str().unwrap();
+    run(&["restore", &older[..12], "--to", old.to_str().unwrap(), "--path", changed_text]);
+    let relative = changed.strip_prefix(&data).unwrap();
+    assert_eq!(fs::read(old.join("Documents").join(relative)).unwrap(), fs::read(&before).unwrap());
+
+    run(&["logout"]);
+    let out = coffer.run(&["snapshots"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn without_a_keychain_each_command_signs_in_from_the_environment() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    fs::create_dir(&data).unwrap();
+    fs::write(data.join("a.txt"), b"hello").unwrap();
+    let coffer = Coffer::without_keychain(&home.path().join("agent"));
+
+    let status: serde_json::Value = serde_json::from_str(&coffer.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["keychain_available"], false);
+
+    let out = coffer.run_with_password(&["--server", &server.url, "signup", "--first", "A", "--last", "B", "--email", "nokey@example.com", "--confirm-age"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no keychain"), "the person is told: {}", stderr(&out));
+    coffer.ok(&["folders", "add", data.to_str().unwrap()]);
+
+    let out = coffer.run(&["backup"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("COFFER_PASSWORD"), "says how to proceed: {}", stderr(&out));
+    coffer.ok_with_password(&["backup"]);
+
+    // Nothing secret was written next to the catalog.
+    for entry in fs::read_dir(home.path().join("agent")).unwrap() {
+        let bytes = fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()));
+    }
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let coffer = Coffer::without_keychain(home.path());
+
+    let out = coffer.run_with_password(&["--server", &server.url, "signup", "--first", "A", "--last", "B", "--email", "kid@example.com"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("at least 13"), "{}", stderr(&out));
+
+    let out = coffer.run_with_password(&["--server", "http://example.com", "signup", "--first", "A", "--last", "B", "--email", "a@example.com", "--confirm-age"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("https://"), "{}", stderr(&out));
+
+    let out = coffer.run(&["folders", "add", "/definitely/not/here"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+
+    let out = coffer.run(&["backup"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not signed in"), "{}", stderr(&out));
+
+    let out = coffer.run(&["signup", "--first", "A"]);
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}

@@ -1,0 +1,303 @@
+//! Pack files: many encrypted blobs and an encrypted table of contents.
+//!
+//! ```text
+//! "CFPK" | version (1 byte) | salt (16) | blob… | sealed header | header length (u32 LE)
+//! ```
+//! See `docs/format.md` for the header layout.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::blob::{self, BlobType};
+use crate::crypto::{self, Keys, SALT_LEN};
+use crate::error::{Error, Result};
+use crate::id::Id;
+
+const MAGIC: &[u8; 4] = b"CFPK";
+const VERSION: u8 = 1;
+/// Magic, version and salt.
+pub(crate) const PREFIX_LEN: usize = 4 + 1 + SALT_LEN;
+/// type, id, offset, length, raw length, flags.
+const ENTRY_LEN: usize = 1 + 32 + 8 + 8 + 8 + 1;
+const FLAG_COMPRESSED: u8 = 1;
+
+/// Where one blob sits inside a pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PackEntry {
+    #[serde(rename = "type")]
+    pub blob_type: BlobType,
+    pub id: Id,
+    /// Byte offset of the sealed blob from the start of the pack file.
+    pub offset: u64,
+    /// Length of the sealed blob (nonce and tag included).
+    pub length: u64,
+    /// Length of the plaintext.
+    pub raw_length: u64,
+    /// Whether the sealed plaintext is zstd-compressed.
+    pub compressed: bool,
+}
+
+/// A finished pack, ready to upload.
+pub(crate) struct Pack {
+    pub id: Id,
+    pub bytes: Vec<u8>,
+    pub salt: [u8; SALT_LEN],
+    pub entries: Vec<PackEntry>,
+}
+
+/// Builds one pack in memory.
+pub(crate) struct PackWriter {
+    salt: [u8; SALT_LEN],
+    key: Zeroizing<[u8; 32]>,
+    bytes: Vec<u8>,
+    entries: Vec<PackEntry>,
+    ids: HashSet<Id>,
+}
+
+impl PackWriter {
+    pub(crate) fn new(keys: &Keys) -> PackWriter {
+        let salt = crypto::random_salt();
+        let mut bytes = Vec::with_capacity(PREFIX_LEN);
+        bytes.extend_from_slice(MAGIC);
+        bytes.push(VERSION);
+        bytes.extend_from_slice(&salt);
+        PackWriter {
+            salt,
+            key: keys.pack_key(&salt),
+            bytes,
+            entries: Vec::new(),
+            ids: HashSet::new(),
+        }
+    }
+
+    /// Whether a blob with this id is already in the pack.
+    pub(crate) fn contains(&self, id: &Id) -> bool {
+        self.ids.contains(id)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes so far (header excluded).
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Appends a blob unless the pack has it already.
+    pub(crate) fn add(&mut self, blob_type: BlobType, id: &Id, plaintext: &[u8]) {
+        if !self.ids.insert(*id) {
+            return;
+        }
+        let sealed = blob::seal(&self.key, blob_type, id, plaintext);
+        self.entries.push(PackEntry {
+            blob_type,
+            id: *id,
+            offset: self.bytes.len() as u64,
+            length: sealed.bytes.len() as u64,
+            raw_length: sealed.raw_length,
+            compressed: sealed.compressed,
+        });
+        self.bytes.extend_from_slice(&sealed.bytes);
+    }
+
+    /// Seals the header onto the pack and names it.
+    pub(crate) fn finish(self) -> Pack {
+        let PackWriter {
+            salt,
+            key,
+            mut bytes,
+            entries,
+            ..
+        } = self;
+        let mut header = Vec::with_capacity(4 + entries.len() * ENTRY_LEN);
+        header.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        for e in &entries {
+            header.push(e.blob_type.to_byte());
+            header.extend_from_slice(e.id.as_bytes());
+            header.extend_from_slice(&e.offset.to_le_bytes());
+            header.extend_from_slice(&e.length.to_le_bytes());
+            header.extend_from_slice(&e.raw_length.to_le_bytes());
+            header.push(if e.compressed { FLAG_COMPRESSED } else { 0 });
+        }
+        let sealed = crypto::seal(&key, &bytes[..PREFIX_LEN], &header);
+        bytes.extend_from_slice(&sealed);
+        bytes.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        Pack {
+            id: Id::hash(&bytes),
+            bytes,
+            salt,
+            entries,
+        }
+    }
+}
+
+/// Reads a whole pack's table of contents, e.g. to rebuild a lost index.
+///
+/// # Errors
+/// `Integrity` when the pack is malformed or fails authentication.
+pub(crate) fn read_header(keys: &Keys, pack: &[u8]) -> Result<([u8; SALT_LEN], Vec<PackEntry>)> {
+    let bad = |what: &str| Error::integrity(format!("pack {}: {what}", Id::hash(pack)));
+    if pack.len() < PREFIX_LEN + 4 || &pack[..4] != MAGIC {
+        return Err(bad("not a pack file"));
+    }
+    if pack[4] != VERSION {
+        return Err(bad(&format!("unsupported version {}", pack[4])));
+    }
+    let salt: [u8; SALT_LEN] = pack[5..PREFIX_LEN].try_into().expect("salt length");
+    let (body, trailer) = pack.split_at(pack.len() - 4);
+    let header_len = u32::from_le_bytes(trailer.try_into().expect("4 bytes")) as usize;
+    if header_len > body.len() - PREFIX_LEN {
+        return Err(bad("header length out of range"));
+    }
+    let blobs_end = body.len() - header_len;
+    let header = crypto::open(
+        &keys.pack_key(&salt),
+        &pack[..PREFIX_LEN],
+        &body[blobs_end..],
+    )
+    .map_err(|e| e.context(format!("pack {} header", Id::hash(pack))))?;
+    let count = u32::from_le_bytes(
+        header
+            .get(..4)
+            .ok_or_else(|| bad("empty header"))?
+            .try_into()
+            .unwrap(),
+    ) as usize;
+    if header.len() != 4 + count * ENTRY_LEN {
+        return Err(bad("header length does not match its entry count"));
+    }
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let mut entries = Vec::with_capacity(count);
+    for raw in header[4..].chunks_exact(ENTRY_LEN) {
+        let entry = PackEntry {
+            blob_type: BlobType::from_byte(raw[0])?,
+            id: Id::from_bytes(raw[1..33].try_into().unwrap()),
+            offset: u64_at(raw, 33),
+            length: u64_at(raw, 41),
+            raw_length: u64_at(raw, 49),
+            compressed: raw[57] & FLAG_COMPRESSED != 0,
+        };
+        if entry.offset < PREFIX_LEN as u64
+            || entry
+                .offset
+                .checked_add(entry.length)
+                .is_none_or(|end| end > blobs_end as u64)
+        {
+            return Err(bad("blob entry out of range"));
+        }
+        entries.push(entry);
+    }
+    Ok((salt, entries))
+}
+
+/// Decrypts one blob given its pack's salt and its sealed bytes.
+///
+/// # Errors
+/// `Integrity` when authentication fails.
+pub(crate) fn open_blob(
+    keys: &Keys,
+    salt: &[u8; SALT_LEN],
+    entry: &PackEntry,
+    sealed: &[u8],
+) -> Result<Vec<u8>> {
+    blob::open(
+        &keys.pack_key(salt),
+        entry.blob_type,
+        &entry.id,
+        sealed,
+        entry.compressed,
+        entry.raw_length,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::DataKey;
+    use crate::error::ErrorKind;
+
+    fn blob_at<'a>(pack: &'a [u8], e: &PackEntry) -> &'a [u8] {
+        &pack[e.offset as usize..(e.offset + e.length) as usize]
+    }
+
+    #[test]
+    fn pack_round_trip() {
+        let keys = Keys::derive(&DataKey::generate());
+        let mut writer = PackWriter::new(&keys);
+        assert!(writer.is_empty());
+        let blobs: Vec<(BlobType, Vec<u8>)> = vec![
+            (BlobType::Data, b"hello hello hello hello hello".to_vec()),
+            (BlobType::Tree, b"{\"nodes\":[]}".to_vec()),
+            (BlobType::Data, Vec::new()),
+            (BlobType::Data, (0..=255u8).collect()),
+        ];
+        for (t, b) in &blobs {
+            writer.add(*t, &keys.blob_id(b), b);
+        }
+        // Adding an id twice stores it once.
+        writer.add(BlobType::Data, &keys.blob_id(&blobs[0].1), &blobs[0].1);
+        assert!(writer.contains(&keys.blob_id(&blobs[1].1)));
+        let pack = writer.finish();
+        assert_eq!(pack.id, Id::hash(&pack.bytes));
+        assert_eq!(pack.entries.len(), 4);
+
+        let (salt, entries) = read_header(&keys, &pack.bytes).unwrap();
+        assert_eq!(salt, pack.salt);
+        assert_eq!(entries, pack.entries);
+        for ((t, b), e) in blobs.iter().zip(&entries) {
+            assert_eq!(e.blob_type, *t);
+            assert_eq!(
+                open_blob(&keys, &salt, e, blob_at(&pack.bytes, e)).unwrap(),
+                *b
+            );
+        }
+        assert!(entries[0].compressed);
+        assert!(!entries[3].compressed);
+
+        // A blob cannot be read with another pack's salt, or under another type.
+        let e = &entries[0];
+        let sealed = blob_at(&pack.bytes, e);
+        let err = open_blob(&keys, &[0u8; SALT_LEN], e, sealed).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Integrity);
+        let as_tree = PackEntry {
+            blob_type: BlobType::Tree,
+            ..*e
+        };
+        assert_eq!(
+            open_blob(&keys, &salt, &as_tree, sealed)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Integrity
+        );
+    }
+
+    #[test]
+    fn damaged_or_foreign_packs_are_rejected() {
+        let keys = Keys::derive(&DataKey::generate());
+        let mut writer = PackWriter::new(&keys);
+        writer.add(BlobType::Data, &keys.blob_id(b"x"), b"x");
+        let pack = writer.finish().bytes;
+
+        let other_keys = Keys::derive(&DataKey::generate());
+        assert_eq!(
+            read_header(&other_keys, &pack).unwrap_err().kind(),
+            ErrorKind::Integrity
+        );
+        for i in [0, 4, 6, pack.len() - 10, pack.len() - 1] {
+            let mut bad = pack.clone();
+            bad[i] ^= 0x40;
+            assert_eq!(
+                read_header(&keys, &bad).unwrap_err().kind(),
+                ErrorKind::Integrity,
+                "byte {i}"
+            );
+        }
+        assert_eq!(
+            read_header(&keys, &pack[..10]).unwrap_err().kind(),
+            ErrorKind::Integrity
+        );
+    }
+}

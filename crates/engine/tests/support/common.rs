@@ -1,0 +1,124 @@
+//! Helpers shared by the engine's integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use coffer_engine::{BackupOptions, Id};
+
+/// Small sizes so tests make many chunks and packs quickly.
+pub fn small_options(roots: Vec<PathBuf>) -> BackupOptions {
+    BackupOptions {
+        roots,
+        device_name: "test laptop".into(),
+        device_id: "device-1".into(),
+        time: 1_700_000_000_000,
+        pack_size: 16 * 1024,
+        chunk_min: 256,
+        chunk_avg: 1024,
+        chunk_max: 4096,
+    }
+}
+
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..len).map(|_| rng.gen()).collect()
+}
+
+/// What a folder holds, as compared after a restore.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Seen {
+    File {
+        bytes: Vec<u8>,
+        mode: u32,
+        mtime: Option<std::time::SystemTime>,
+    },
+    Dir {
+        mode: u32,
+        entries: BTreeMap<String, Seen>,
+    },
+    Symlink {
+        target: PathBuf,
+    },
+}
+
+#[cfg(unix)]
+fn mode_of(meta: &fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode_of(_: &fs::Metadata) -> u32 {
+    0
+}
+
+/// Reads a folder recursively without following links.
+pub fn read_tree(path: &Path) -> Seen {
+    let meta = fs::symlink_metadata(path).unwrap();
+    if meta.file_type().is_symlink() {
+        Seen::Symlink {
+            target: fs::read_link(path).unwrap(),
+        }
+    } else if meta.is_dir() {
+        let mut entries = BTreeMap::new();
+        for e in fs::read_dir(path).unwrap() {
+            let e = e.unwrap();
+            entries.insert(e.file_name().into_string().unwrap(), read_tree(&e.path()));
+        }
+        Seen::Dir {
+            mode: mode_of(&meta),
+            entries,
+        }
+    } else {
+        Seen::File {
+            bytes: fs::read(path).unwrap(),
+            mode: mode_of(&meta),
+            mtime: meta.modified().ok(),
+        }
+    }
+}
+
+/// Like [`read_tree`] but without the top folder's own mode (roots restore
+/// with default permissions).
+pub fn read_entries(path: &Path) -> BTreeMap<String, Seen> {
+    match read_tree(path) {
+        Seen::Dir { entries, .. } => entries,
+        other => panic!("{} is not a folder: {other:?}", path.display()),
+    }
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+}
+
+/// A FileCache over a map, counting lookups.
+#[derive(Default)]
+pub struct MapCache {
+    pub map: std::sync::Mutex<
+        std::collections::HashMap<PathBuf, (coffer_engine::FileFingerprint, Vec<Id>)>,
+    >,
+}
+
+impl coffer_engine::FileCache for MapCache {
+    fn lookup(&self, path: &Path, fp: &coffer_engine::FileFingerprint) -> Option<Vec<Id>> {
+        let map = self.map.lock().unwrap();
+        map.get(path)
+            .filter(|(seen, _)| seen == fp)
+            .map(|(_, ids)| ids.clone())
+    }
+    fn remember(&self, path: &Path, fp: &coffer_engine::FileFingerprint, content: &[Id]) {
+        self.map
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), (fp.clone(), content.to_vec()));
+    }
+}

@@ -1,0 +1,190 @@
+//! A real `coffer-server` on 127.0.0.1:0, run on its own tokio runtime in a
+//! background thread so synchronous `#[test]` functions can use it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+/// The password of every [`TestAccount`].
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+/// A running service with its own temporary data folder. Stopped, and the
+/// folder removed, when dropped.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`
+    pub url: String,
+    pub addr: SocketAddr,
+    /// The service's data folder (database, escrow key, objects).
+    pub data_dir: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    // Declared last so the folder outlives the server thread.
+    _dir: tempfile::TempDir,
+}
+
+/// An account made by [`TestServer::sign_up`], signed in once.
+#[derive(Debug, Clone)]
+pub struct TestAccount {
+    pub account_id: String,
+    pub email: String,
+    pub password: String,
+    /// The data key given at sign-up (escrowed by the service).
+    pub data_key: [u8; 32],
+    /// A live session token.
+    pub token: String,
+}
+
+impl TestServer {
+    /// Starts a service with the default quota (50 GiB per account).
+    ///
+    /// # Panics
+    /// If the service cannot start.
+    pub fn start() -> TestServer {
+        TestServer::start_with_quota(coffer_server::DEFAULT_QUOTA_BYTES)
+    }
+
+    /// Starts a service that gives each new account `quota_bytes`.
+    ///
+    /// # Panics
+    /// If the service cannot start.
+    pub fn start_with_quota(quota_bytes: u64) -> TestServer {
+        let dir = tempfile::Builder::new()
+            .prefix("coffer-test-server")
+            .tempdir()
+            .expect("temp dir");
+        let data_dir = dir.path().to_path_buf();
+        let config = coffer_server::Config {
+            listen: "127.0.0.1:0".parse().expect("loopback address"),
+            data_dir: data_dir.clone(),
+            quota_bytes,
+        };
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<SocketAddr, String>>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("coffer-test-server".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("building a runtime: {e}")));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match coffer_server::start(config).await {
+                        Ok(server) => {
+                            let _ = ready_tx.send(Ok(server.addr));
+                            let _ = stop_rx.await;
+                            // Graceful shutdown waits for open requests; do not hang a test on one.
+                            let stopped = tokio::time::timeout(
+                                std::time::Duration::from_secs(10),
+                                server.stop(),
+                            )
+                            .await;
+                            match stopped {
+                                Ok(Ok(())) => {}
+                                Ok(Err(e)) => eprintln!("test server stopped with an error: {e:#}"),
+                                Err(_) => eprintln!("test server did not stop within 10 s"),
+                            }
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(format!("{e:#}")));
+                        }
+                    }
+                });
+            })
+            .expect("spawning the server thread");
+        let addr = match ready_rx.recv() {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(e)) => panic!("test server failed to start: {e}"),
+            Err(_) => panic!("test server thread ended before starting"),
+        };
+        TestServer {
+            url: format!("http://{addr}"),
+            addr,
+            data_dir,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    /// `url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Signs up a new account with a unique email (`<prefix>-<n>@example.com`)
+    /// and a random data key, then signs it in. Uses blocking HTTP, so call it
+    /// from synchronous code only.
+    ///
+    /// # Panics
+    /// If sign-up or sign-in fails.
+    pub fn sign_up(&self, prefix: &str) -> TestAccount {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let email = format!(
+            "{prefix}-{}@example.com",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let data_key: [u8; 32] = rand::random();
+        let client = reqwest::blocking::Client::new();
+        let response = client
+            .post(self.url("/v1/accounts"))
+            .json(&json!({
+                "first_name": "Test", "last_name": "Person", "email": email,
+                "password": TEST_PASSWORD, "age_confirmed": true, "key_mode": "default",
+                "data_key": base64::engine::general_purpose::STANDARD.encode(data_key),
+            }))
+            .send()
+            .expect("sign-up request");
+        let status = response.status();
+        let body: Value = response.json().expect("sign-up response");
+        assert_eq!(status.as_u16(), 201, "sign-up failed: {body}");
+        let token = self.sign_in(&email, TEST_PASSWORD);
+        TestAccount {
+            account_id: body["account_id"].as_str().expect("account_id").to_owned(),
+            email,
+            password: TEST_PASSWORD.to_owned(),
+            data_key,
+            token,
+        }
+    }
+
+    /// Signs in and returns a new session token (blocking HTTP).
+    ///
+    /// # Panics
+    /// If sign-in fails.
+    pub fn sign_in(&self, email: &str, password: &str) -> String {
+        let response = reqwest::blocking::Client::new()
+            .post(self.url("/v1/sessions"))
+            .json(&json!({
+                "email": email, "password": password, "device_id": "test-device",
+                "device_name": "Test device", "app_version": "0.0.0-test",
+            }))
+            .send()
+            .expect("sign-in request");
+        let status = response.status();
+        let body: Value = response.json().expect("sign-in response");
+        assert_eq!(status.as_u16(), 200, "sign-in failed: {body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

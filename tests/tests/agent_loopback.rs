@@ -1,0 +1,173 @@
+//! A real service on 127.0.0.1:0 and real agents: sign up, back up, change a
+//! file, back up again, restore both points in time byte for byte.
+
+use std::fs;
+use std::path::Path;
+
+use coffer_client::{Agent, AgentOptions, ErrorKind, RestoreRequest, SignInRequest, SignUpRequest};
+use coffer_testkit::{dataset, TestServer};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn agent(dir: &Path) -> Agent {
+    let mut options = AgentOptions::new(dir);
+    // These tests exercise the agent and the service; the OS keychain has its own test (cli crate).
+    options.use_keychain = false;
+    Agent::open(&options).expect("agent opens")
+}
+
+fn sign_up(agent: &Agent, server: &TestServer, email: &str) {
+    agent
+        .sign_up(&SignUpRequest {
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            email: email.into(),
+            password: PASSWORD.into(),
+            confirm_age: true,
+            server_url: Some(server.url.clone()),
+        })
+        .expect("sign-up succeeds");
+}
+
+#[test]
+fn second_backup_reads_only_the_changed_file_and_both_points_restore() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("Documents");
+    fs::create_dir(&data).unwrap();
+    let files = dataset::write_tree(&data, 7, 40, 200_000);
+    assert!(files.len() >= 10, "dataset too small to mean anything");
+
+    let agent = agent(&home.path().join("agent"));
+    sign_up(&agent, &server, "ada@example.com");
+    agent.add_folder(data.to_str().unwrap()).unwrap();
+
+    let mut events = 0;
+    let first = agent.backup_now(&mut |_| events += 1).unwrap();
+    assert!(events > 0, "progress is reported");
+    assert_eq!(first.files_read, first.files_total, "a first backup reads every file");
+    assert!(first.skipped.is_empty(), "nothing skipped: {:?}", first.skipped);
+
+    // Keep the first version to compare with later.
+    let before = home.path().join("before");
+    copy_tree(&data, &before);
+
+    let changed = files.iter().find(|f| fs::metadata(f).map(|m| m.len() > 0).unwrap_or(false)).unwrap();
+    fs::write(changed, b"a new version of this file").unwrap();
+
+    let second = agent.backup_now(&mut |_| {}).unwrap();
+    assert_eq!(second.files_total, first.files_total);
+    assert_eq!(second.files_read, 1, "only the changed file is read again");
+    assert_eq!(second.bytes_read, "a new version of this file".len() as u64);
+
+    let snapshots = agent.snapshots().unwrap();
+    assert_eq!(snapshots.len(), 2);
+    assert_eq!(snapshots[0].id, second.snapshot_id, "newest first");
+
+    let latest = home.path().join("restore-latest");
+    let summary = agent
+        .restore(
+            &RestoreRequest { snapshot_id: second.snapshot_id.clone(), paths: vec![], target: latest.to_string_lossy().into() },
+            &mut |_| {},
+        )
+        .unwrap();
+    assert!(summary.skipped.is_empty());
+    dataset::assert_same_tree(&data, &latest.join("Documents"));
+
+    let older = home.path().join("restore-older");
+    agent
+        .restore(
+            &RestoreRequest { snapshot_id: first.snapshot_id[..10].to_owned(), paths: vec![], target: older.to_string_lossy().into() },
+            &mut |_| {},
+        )
+        .unwrap();
+    dataset::assert_same_tree(&before, &older.join("Documents"));
+}
+
+#[test]
+fn a_new_device_of_the_same_account_restores_and_another_account_sees_nothing() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("Photos");
+    fs::create_dir(&data).unwrap();
+    dataset::write_tree(&data, 11, 15, 50_000);
+
+    let laptop = agent(&home.path().join("laptop"));
+    sign_up(&laptop, &server, "grace@example.com");
+    laptop.add_folder(data.to_str().unwrap()).unwrap();
+    laptop.backup_now(&mut |_| {}).unwrap();
+
+    let desktop = agent(&home.path().join("desktop"));
+    desktop
+        .sign_in(&SignInRequest { email: "grace@example.com".into(), password: PASSWORD.into(), server_url: Some(server.url.clone()) })
+        .unwrap();
+    let target = home.path().join("restored");
+    desktop
+        .restore(&RestoreRequest { snapshot_id: "latest".into(), paths: vec![], target: target.to_string_lossy().into() }, &mut |_| {})
+        .unwrap();
+    dataset::assert_same_tree(&data, &target.join("Photos"));
+
+    let stranger = agent(&home.path().join("stranger"));
+    sign_up(&stranger, &server, "mallory@example.com");
+    assert!(stranger.snapshots().unwrap().is_empty(), "another account's backups are invisible");
+}
+
+#[test]
+fn signed_out_agents_refuse_and_wrong_passwords_say_so() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let agent = agent(home.path());
+    assert_eq!(agent.snapshots().unwrap_err().kind, ErrorKind::NotSignedIn);
+    sign_up(&agent, &server, "alan@example.com");
+    agent.sign_out().unwrap();
+    assert_eq!(agent.snapshots().unwrap_err().kind, ErrorKind::NotSignedIn);
+    let err = agent
+        .sign_in(&SignInRequest { email: "alan@example.com".into(), password: "not the password".into(), server_url: None })
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidCredentials);
+    let err = agent
+        .sign_up(&SignUpRequest {
+            first_name: "Young".into(),
+            last_name: "Person".into(),
+            email: "young@example.com".into(),
+            password: PASSWORD.into(),
+            confirm_age: false,
+            server_url: None,
+        })
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::AgeNotConfirmed);
+}
+
+#[test]
+fn folders_are_checked_before_they_are_chosen() {
+    let home = tempfile::tempdir().unwrap();
+    let agent = agent(&home.path().join("agent"));
+    let data = home.path().join("data");
+    fs::create_dir_all(data.join("inner")).unwrap();
+    fs::write(home.path().join("file.txt"), b"x").unwrap();
+
+    assert_eq!(agent.add_folder("").unwrap_err().kind, ErrorKind::InvalidInput);
+    assert_eq!(agent.add_folder(home.path().join("missing").to_str().unwrap()).unwrap_err().kind, ErrorKind::NotFound);
+    assert_eq!(agent.add_folder(home.path().join("file.txt").to_str().unwrap()).unwrap_err().kind, ErrorKind::InvalidInput);
+    agent.add_folder(data.to_str().unwrap()).unwrap();
+    let inner = agent.add_folder(data.join("inner").to_str().unwrap()).unwrap_err();
+    assert_eq!(inner.kind, ErrorKind::InvalidInput, "a folder inside a chosen one is refused");
+    assert_eq!(agent.folders().unwrap().len(), 1);
+    assert!(agent.backup_now(&mut |_| {}).is_err(), "not signed in yet");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        let dest = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(entry.path()).unwrap(), &dest).unwrap();
+        } else {
+            fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
