@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what Coffer needs on Debian/Ubuntu, checking first and installing
+# only what is missing. Usage: scripts/setup.sh [run|test]
+#   run  — what building and opening the app needs (the default)
+#   test — that plus what the test suites need (Xvfb, a keychain daemon,
+#          Chromium, WebKitWebDriver, tauri-driver, the e2e npm packages)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=${1:-run}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+build_packages=(build-essential pkg-config file curl libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev
+  libjavascriptcoregtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev
+  gnome-keyring dbus dbus-x11 libsecret-tools fonts-dejavu-core at-spi2-core nodejs npm)
+test_packages=(xvfb xauth imagemagick webkit2gtk-driver keyutils chromium)
+
+wanted=("${build_packages[@]}")
+[ "$profile" = test ] && wanted+=("${test_packages[@]}")
+# Without a display the app runs on a virtual one.
+[ "$profile" = run ] && [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && wanted+=(xvfb xauth)
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  # node and npm may come from elsewhere (nodesource, nvm): accept any on PATH.
+  case $pkg in
+    nodejs) command -v node >/dev/null && continue ;;
+    npm) command -v npm >/dev/null && continue ;;
+  esac
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "Installing system packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "Rust is not installed: install it with rustup (https://rustup.rs), then run this again." >&2
+  exit 1
+fi
+
+# npm dependencies: reinstall only when the lock file changed since the last install.
+npm_install() {
+  local dir=$1
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    say "Installing npm packages in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+  fi
+}
+npm_install ui
+if [ "$profile" = test ]; then
+  npm_install tests/e2e
+  if ! command -v tauri-driver >/dev/null; then
+    say "Installing tauri-driver (WebDriver for the app window)"
+    cargo install tauri-driver --locked
+  fi
+fi

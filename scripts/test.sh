@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets Coffer up and runs every test: UI component tests and page flows
+# (headless Chromium), the Rust suites (engine, service, agent, CLI — with a
+# real keychain daemon), and the real app window over WebDriver under Xvfb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh test
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/coffer-target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+artifacts=$PWD/test-artifacts
+mkdir -p "$artifacts"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+step "UI: type check, component tests, build, page flows in headless Chromium"
+(cd ui && npm run check && npm test && npm run build && npm run test:flows)
+
+step "Rust: build everything"
+cargo build --workspace --all-targets
+
+step "Rust: unit, property, service, agent and CLI tests (with a real keychain daemon)"
+# A private D-Bus session with an unlocked gnome-keyring: the agent's secrets
+# go to a real Secret Service, under a test-only service name.
+dbus-run-session -- bash -c '
+  eval "$(printf coffer-test-keyring | gnome-keyring-daemon --unlock --components=secrets)"
+  export COFFER_KEYCHAIN_SERVICE=coffer-test COFFER_TEST_REQUIRE_KEYCHAIN=1
+  cargo test --workspace --no-fail-fast
+'
+
+step "The real app window over WebDriver (Xvfb, tauri-driver)"
+tests/e2e/run.sh "$artifacts/e2e"

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs the WebDriver suite against the real app: a real coffer-server on
+# 127.0.0.1 (random port), the built coffer-desktop under Xvfb with its own
+# HOME, D-Bus session and unlocked keychain, driven through tauri-driver.
+# Usage: tests/e2e/run.sh [ARTIFACT_DIR]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+target=${CARGO_TARGET_DIR:-$HOME/.cache/coffer-target}
+artifacts=$(mkdir -p "${1:-$here/../../test-artifacts/e2e}" && cd "${1:-$here/../../test-artifacts/e2e}" && pwd)
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  cp "$work/server.log" "$artifacts/" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for bin in coffer-server coffer-desktop; do
+  [ -x "$target/debug/$bin" ] || { echo "missing $target/debug/$bin: run cargo build --workspace first" >&2; exit 1; }
+done
+
+"$target/debug/coffer-server" --listen 127.0.0.1:0 --data-dir "$work/server" >"$work/server.out" 2>"$work/server.log" &
+server_pid=$!
+url=
+for _ in $(seq 1 100); do
+  url=$(sed -n 's/^coffer-server listening on \(http:[^ ]*\).*/\1/p' "$work/server.out" | head -n1)
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "the service did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export COFFER_E2E_SERVER=$url
+export COFFER_E2E_APP=$target/debug/coffer-desktop
+export COFFER_E2E_ARTIFACTS=$artifacts
+export COFFER_E2E_WORK=$work
+export COFFER_E2E_DRIVER_PORT=$(free_port)
+export COFFER_E2E_NATIVE_PORT=$(free_port)
+# The app never touches the real user's data or keychain entries.
+export HOME=$work/home XDG_DATA_HOME=$work/home/.local/share XDG_CONFIG_HOME=$work/home/.config XDG_CACHE_HOME=$work/home/.cache
+export COFFER_CONFIG_DIR=$work/agent COFFER_KEYCHAIN_SERVICE=coffer-e2e
+mkdir -p "$HOME"
+
+cd "$here"
+xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
+  eval "$(printf coffer-e2e-keyring | gnome-keyring-daemon --unlock --components=secrets)"
+  tauri-driver --port "$COFFER_E2E_DRIVER_PORT" --native-port "$COFFER_E2E_NATIVE_PORT" >"$COFFER_E2E_WORK/driver.log" 2>&1 &
+  driver=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$COFFER_E2E_DRIVER_PORT") 2>/dev/null && break
+    sleep 0.1
+  done
+  status=0
+  node --test --test-concurrency=1 app.e2e.mjs || status=$?
+  kill "$driver" 2>/dev/null || true
+  cp "$COFFER_E2E_WORK/driver.log" "$COFFER_E2E_ARTIFACTS/" 2>/dev/null || true
+  exit $status
+'

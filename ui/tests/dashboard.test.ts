@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { fireEvent, render, waitFor } from '@testing-library/svelte';
+import { tick } from 'svelte';
+import Dashboard from '../src/lib/views/Dashboard.svelte';
+import { DashboardState } from '../src/lib/state/dashboard.svelte';
+import { BackupState } from '../src/lib/state/backup.svelte';
+import { Navigation } from '../src/lib/state/navigation.svelte';
+import { FakeBackend, dashboardData, deferred, fail, folder, progress, report } from './fake-backend';
+
+async function setup(backend = new FakeBackend()) {
+  const dashboard = new DashboardState(backend);
+  const backup = new BackupState(backend, () => dashboard.load());
+  const nav = new Navigation();
+  await backup.attach();
+  const view = render(Dashboard, { dashboard, backup, nav });
+  const $ = (selector: string) => view.container.querySelector<HTMLElement>(selector);
+  const load = dashboard.load();
+  return { backend, dashboard, backup, nav, $, load };
+}
+
+describe('Dashboard', () => {
+  it('says it is loading until the status arrives', async () => {
+    const backend = new FakeBackend();
+    const pending = deferred<ReturnType<typeof dashboardData>>();
+    backend.dashboard.mockReturnValueOnce(pending.promise);
+    const { $ } = await setup(backend);
+    await tick();
+    expect($('[role="status"]')?.textContent).toMatch(/Loading/);
+    expect($('#backup-now')).toBeNull();
+    pending.resolve(dashboardData());
+    await waitFor(() => expect($('#backup-now')).not.toBeNull());
+  });
+
+  it('shows the account, storage, last backup and folders', async () => {
+    const { $, load } = await setup();
+    await load;
+    await tick();
+    expect($('#account-name')?.textContent).toBe('Ada Lovelace');
+    expect($('#account-email')?.textContent).toBe('ada@example.com');
+    expect($('#quota-used')?.textContent).toBe('3.4 GB');
+    expect($('#quota-total')?.textContent).toMatch(/50 GB/);
+    expect($('#last-backup')?.textContent).toMatch(/Last backup today at .* · 1,284 files · 3.4 GB/);
+    const items = [...document.querySelectorAll('#folder-list li')].map((li) => li.getAttribute('data-path'));
+    expect(items).toEqual(['/home/ada/Documents', '/home/ada/Pictures']);
+    expect(($('#backup-now') as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it('guides a new account to add its first folder', async () => {
+    const backend = new FakeBackend();
+    backend.dashboard.mockResolvedValueOnce(dashboardData({ folders: [], last_backup: null, quota: { used: 0, total: 5e10 } }));
+    const { $, load, nav } = await setup(backend);
+    await load;
+    await tick();
+    expect(document.body.textContent).toMatch(/No folders yet — add one to start backing up/);
+    expect(document.querySelectorAll('#folder-list li')).toHaveLength(0);
+    expect(($('#backup-now') as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.click($('#empty-add-folder')!);
+    expect(nav.screen).toBe('add-folder');
+  });
+
+  it('shows a load error with a way to retry', async () => {
+    const backend = new FakeBackend();
+    backend.dashboard.mockRejectedValueOnce(fail('network', 'Could not reach the service.'));
+    const { $, load } = await setup(backend);
+    await load;
+    await tick();
+    expect($('#error-banner')?.textContent).toMatch(/Could not reach the service/);
+    await fireEvent.click($('#error-banner button')!);
+    await waitFor(() => expect($('#folder-list')).not.toBeNull());
+    expect($('#error-banner')).toBeNull();
+  });
+
+  it('removes a folder', async () => {
+    const backend = new FakeBackend();
+    backend.removeFolder.mockResolvedValueOnce([folder('/home/ada/Documents')]);
+    const { $, load } = await setup(backend);
+    await load;
+    await tick();
+    await fireEvent.click($('#folder-list li[data-path="/home/ada/Pictures"] button')!);
+    expect(backend.removeFolder).toHaveBeenCalledWith('/home/ada/Pictures');
+    await waitFor(() => expect(document.querySelectorAll('#folder-list li')).toHaveLength(1));
+  });
+
+  it('follows a backup from start to finish, with skipped files', async () => {
+    const { $, load, backend } = await setup();
+    await load;
+    await tick();
+    await fireEvent.click($('#backup-now')!);
+    expect(backend.backupNow).toHaveBeenCalledOnce();
+    await tick();
+    expect($('#backup-progress')?.dataset.phase).toBe('scanning');
+    expect(($('#backup-now') as HTMLButtonElement).disabled).toBe(true);
+
+    backend.emitProgress(progress());
+    await tick();
+    expect($('#backup-progress')?.dataset.phase).toBe('uploading');
+    expect($('#backup-files')?.textContent).toMatch(/3 of 10 files/);
+    expect($('#backup-bytes')?.textContent).toMatch(/2 MB of 8 MB/);
+    expect($('#backup-current-file')?.textContent).toBe('/home/ada/Documents/report.pdf');
+    expect($('[role="progressbar"][aria-label="Backup progress"]')?.getAttribute('aria-valuenow')).toBe('25');
+
+    backend.emitFinished(report({ skipped: [{ path: '/home/ada/Documents/locked.db', reason: 'Permission denied' }] }));
+    await tick();
+    expect($('#backup-progress')?.dataset.phase).toBe('done');
+    const summary = $('#backup-summary')!.textContent!;
+    expect(summary).toMatch(/1 file was skipped/);
+    expect(summary).toMatch(/locked\.db/);
+    expect(summary).toMatch(/Permission denied/);
+    expect(summary).toMatch(/5 MB/);
+    expect(($('#backup-now') as HTMLButtonElement).disabled).toBe(false);
+    // The finished backup changes the last-backup line and the quota: reloaded.
+    expect(backend.dashboard).toHaveBeenCalledTimes(2);
+  });
+
+  it('shows a failed backup and lets it be dismissed', async () => {
+    const { $, load, backend } = await setup();
+    await load;
+    await tick();
+    await fireEvent.click($('#backup-now')!);
+    backend.emitFailed({ type: 'quota_exceeded', message: 'Your storage is full.' });
+    await tick();
+    expect($('#backup-progress')).toBeNull();
+    expect($('#backup-error')?.textContent).toMatch(/Your storage is full/);
+    expect($('#backup-status')?.textContent).toMatch(/did not finish/);
+    await fireEvent.click($('#backup-error button[aria-label="Dismiss"]')!);
+    expect($('#backup-error')).toBeNull();
+  });
+
+  it('keeps showing progress when a backup is already running (busy)', async () => {
+    const backend = new FakeBackend();
+    backend.backupNow.mockRejectedValueOnce(fail('busy', 'A backup is already running.'));
+    const { $, load } = await setup(backend);
+    await load;
+    await tick();
+    await fireEvent.click($('#backup-now')!);
+    await tick();
+    expect($('#backup-error')).toBeNull();
+    expect($('#backup-progress')).not.toBeNull();
+  });
+
+  it('reports a backup that could not start', async () => {
+    const backend = new FakeBackend();
+    backend.backupNow.mockRejectedValueOnce(fail('not_signed_in', 'Sign in again.'));
+    const { $, load } = await setup(backend);
+    await load;
+    await tick();
+    await fireEvent.click($('#backup-now')!);
+    await waitFor(() => expect($('#backup-error')?.textContent).toMatch(/Sign in again/));
+    expect($('#backup-progress')).toBeNull();
+  });
+});

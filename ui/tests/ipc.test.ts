@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
+import { BackendError, TauriBackend, toBackendError } from '../src/lib/ipc';
+import type { BackupProgress, IpcError } from '../src/lib/ipc';
+
+afterEach(() => clearMocks());
+
+describe('toBackendError', () => {
+  it('keeps the kind and message of a tagged error', () => {
+    const error = toBackendError({ type: 'email_taken', message: 'Taken.' });
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error.type).toBe('email_taken');
+    expect(error.message).toBe('Taken.');
+    expect(error.is('email_taken')).toBe(true);
+  });
+
+  it('treats a bare string or anything else as a server error', () => {
+    expect(toBackendError('command sign_up not found')).toMatchObject({ type: 'server', message: 'command sign_up not found' });
+    expect(toBackendError(new Error('boom'))).toMatchObject({ type: 'server', message: 'boom' });
+    expect(toBackendError(42)).toMatchObject({ type: 'server' });
+    expect(toBackendError({ type: 'from_the_future', message: 'New.' })).toMatchObject({ type: 'server', message: 'New.' });
+  });
+});
+
+describe('TauriBackend', () => {
+  it('sends each command with the argument names of docs/ipc.md', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args]);
+      if (cmd === 'add_folder' || cmd === 'remove_folder') return [];
+      return null;
+    });
+    const backend = new TauriBackend();
+    const signUp = { first_name: 'Ada', last_name: 'L', email: 'a@b.c', password: 'x'.repeat(10), confirm_age: true, server_url: null };
+    await backend.signUp(signUp);
+    await backend.signIn({ email: 'a@b.c', password: 'pw', server_url: 'http://127.0.0.1:1' });
+    await backend.addFolder('/data');
+    await backend.removeFolder('/data');
+    await backend.backupNow();
+    await backend.restore({ snapshot_id: 's', paths: [], target: '/t' });
+    await backend.signOut();
+    expect(seen.map(([cmd]) => cmd)).toEqual(['sign_up', 'sign_in', 'add_folder', 'remove_folder', 'backup_now', 'restore', 'sign_out']);
+    expect(seen[0][1]).toEqual({ request: signUp });
+    expect(seen[2][1]).toEqual({ path: '/data' });
+    expect(seen[5][1]).toEqual({ request: { snapshot_id: 's', paths: [], target: '/t' } });
+  });
+
+  it('rejects with a BackendError carrying the kind', async () => {
+    mockIPC(() => {
+      throw { type: 'invalid_credentials', message: 'Wrong email or password.' } satisfies IpcError;
+    });
+    const error = await new TauriBackend().signIn({ email: 'a@b.c', password: 'x', server_url: null }).catch((e) => e);
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error.type).toBe('invalid_credentials');
+  });
+
+  it('opens the folder picker for one directory and passes cancel through as null', async () => {
+    let options: unknown;
+    let answer: string | null = '/home/ada/Music';
+    mockIPC((cmd, args) => {
+      if (cmd === 'plugin:dialog|open') {
+        options = (args as { options: unknown }).options;
+        return answer;
+      }
+    });
+    const backend = new TauriBackend();
+    expect(await backend.pickFolder()).toBe('/home/ada/Music');
+    expect(options).toMatchObject({ directory: true, multiple: false });
+    answer = null;
+    expect(await backend.pickFolder()).toBeNull();
+  });
+
+  it('delivers backup events until unsubscribed', async () => {
+    mockIPC(() => null, { shouldMockEvents: true });
+    const backend = new TauriBackend();
+    const seen: BackupProgress[] = [];
+    const stop = await backend.onBackupProgress((p) => seen.push(p));
+    const p: BackupProgress = { phase: 'uploading', files_done: 1, files_total: 2, bytes_done: 3, bytes_total: 4, current_file: '/a' };
+    await emit('backup-progress', p);
+    stop();
+    await emit('backup-progress', { ...p, files_done: 2 });
+    expect(seen).toEqual([p]);
+  });
+});
