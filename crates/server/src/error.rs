@@ -19,9 +19,38 @@ pub enum AppError {
     /// An uploaded object's BLAKE3 hash is not its id.
     #[error("the object's BLAKE3 hash does not match its id")]
     HashMismatch,
-    /// Missing, unknown, expired or revoked token.
+    /// Missing, unknown or revoked token.
     #[error("sign in to continue")]
     Unauthorized,
+    /// An access token past its expiry: refresh it with the refresh token.
+    #[error("the access token has expired; refresh it")]
+    TokenExpired,
+    /// The password was right, but the account has two-factor sign-in on and
+    /// no code was given.
+    #[error("enter the code from your authenticator app or a recovery code")]
+    TotpRequired,
+    /// A two-factor or recovery code that is wrong or was already used.
+    #[error("the two-factor code is wrong or was already used")]
+    TotpInvalid,
+    /// A signed-in request that needs the account's password got a wrong one.
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// The account is scheduled for deletion at `purge_at` (Unix ms).
+    #[error(
+        "this account is scheduled for deletion on {date}; to cancel, restore it with your \
+         email and password (POST /v1/account/restore-deletion) before then",
+        date = crate::calendar::utc_day(*purge_at)
+    )]
+    AccountDeleted { purge_at: i64 },
+    /// An emailed link's token that is unknown, expired or already used.
+    #[error("this link is invalid, has expired or was already used")]
+    InvalidToken,
+    /// Two-factor setup on an account that already has it on.
+    #[error("two-factor sign-in is already on; turn it off first")]
+    TotpAlreadyEnabled,
+    /// Enabling two-factor sign-in without setting it up first.
+    #[error("set up two-factor sign-in first (POST /v1/account/totp/setup)")]
+    TotpNotSetUp,
     /// Wrong email or password.
     #[error("the email or password is wrong")]
     InvalidCredentials,
@@ -58,6 +87,14 @@ impl AppError {
             AppError::AgeNotConfirmed => (StatusCode::BAD_REQUEST, "age_not_confirmed"),
             AppError::HashMismatch => (StatusCode::BAD_REQUEST, "hash_mismatch"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
+            AppError::TotpRequired => (StatusCode::UNAUTHORIZED, "totp_required"),
+            AppError::TotpInvalid => (StatusCode::UNAUTHORIZED, "totp_invalid"),
+            AppError::WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
+            AppError::AccountDeleted { .. } => (StatusCode::FORBIDDEN, "account_deleted"),
+            AppError::InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token"),
+            AppError::TotpAlreadyEnabled => (StatusCode::CONFLICT, "totp_already_enabled"),
+            AppError::TotpNotSetUp => (StatusCode::CONFLICT, "totp_not_set_up"),
             AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             AppError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
@@ -81,7 +118,10 @@ impl IntoResponse for AppError {
         if let AppError::Internal(detail) = &self {
             tracing::error!(error = format!("{detail:#}"), "internal error");
         }
-        let body = json!({ "error": { "code": code, "message": self.to_string() } });
+        let mut body = json!({ "error": { "code": code, "message": self.to_string() } });
+        if let AppError::AccountDeleted { purge_at } = &self {
+            body["error"]["purge_at"] = json!(purge_at);
+        }
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response

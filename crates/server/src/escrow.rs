@@ -75,6 +75,16 @@ impl EscrowKey {
         }
     }
 
+    /// A 32-byte key for another purpose (signing links, say), derived with
+    /// HKDF-SHA256 so it reveals nothing about the escrow key.
+    pub fn derive_key(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        hkdf::Hkdf::<sha2::Sha256>::new(None, self.key.as_ref())
+            .expand(purpose.as_bytes(), out.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        out
+    }
+
     /// Wraps `data_key` for `account_id`: nonce ‖ ciphertext ‖ tag.
     ///
     /// # Errors

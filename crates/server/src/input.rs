@@ -28,6 +28,79 @@ pub fn json_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Va
     }
 }
 
+/// The body parsed as a JSON object; an empty body is an empty object.
+pub fn json_object_or_empty(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Map<String, Value>, AppError> {
+    let bytes = body_bytes(body)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    json_object(Ok(bytes))
+}
+
+/// An optional boolean field (absent or null is `default`).
+pub fn optional_bool(
+    obj: &Map<String, Value>,
+    field: &str,
+    default: bool,
+) -> Result<bool, AppError> {
+    match obj.get(field) {
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::Null) | None => Ok(default),
+        Some(_) => Err(AppError::invalid(field, "must be true or false")),
+    }
+}
+
+/// A string field that may be absent (`None`) but, when present, must be a
+/// string.
+pub fn maybe_str<'a>(
+    obj: &'a Map<String, Value>,
+    field: &str,
+) -> Result<Option<&'a str>, AppError> {
+    match obj.get(field) {
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::Null) | None => Ok(None),
+        Some(_) => Err(AppError::invalid(field, "must be a string")),
+    }
+}
+
+/// One parameter of a query string (`a=1&b=2`), percent-decoding `%XX` and
+/// `+`. The first occurrence wins.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(key) == name).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                bytes.get(i + 1).and_then(|&b| hex(b)),
+                bytes.get(i + 2).and_then(|&b| hex(b)),
+            ) {
+                (Some(high), Some(low)) => {
+                    out.push(high * 16 + low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A required string field.
 pub fn required_str<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a str, AppError> {
     match obj.get(field) {
@@ -88,6 +161,18 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn query_parameters_are_found_and_decoded() {
+        let q = Some("token=a.b_c-d&x=1%2B1+2&empty=&bad=%zz&end=%4");
+        assert_eq!(query_param(q, "token").as_deref(), Some("a.b_c-d"));
+        assert_eq!(query_param(q, "x").as_deref(), Some("1+1 2"));
+        assert_eq!(query_param(q, "empty").as_deref(), Some(""));
+        assert_eq!(query_param(q, "bad").as_deref(), Some("%zz"));
+        assert_eq!(query_param(q, "end").as_deref(), Some("%4"));
+        assert_eq!(query_param(q, "missing"), None);
+        assert_eq!(query_param(None, "token"), None);
     }
 
     #[test]

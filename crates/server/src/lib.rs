@@ -3,18 +3,33 @@
 //!
 //! Embedded configuration: metadata in SQLite (`<data-dir>/coffer.db`),
 //! object bytes in a folder (`<data-dir>/objects`) through OpenDAL, the
-//! escrow key in `<data-dir>/escrow.key`.
+//! escrow key in `<data-dir>/escrow.key`, mail as files in
+//! `<data-dir>/outbox` unless an SMTP server is configured. Operations are
+//! described in `docs/operations.md`.
 
 pub mod accounts;
 pub mod auth;
+pub mod calendar;
+pub mod clock;
 pub mod db;
+pub mod deletion;
 pub mod error;
 pub mod escrow;
+pub mod export;
 mod input;
+pub mod jobs;
+pub mod keys;
+pub mod mail;
 pub mod object_store;
+pub mod operator;
+mod pages;
 pub mod password;
+pub mod policy;
+pub mod preferences;
 pub mod repo;
 pub mod sessions;
+pub mod totp;
+pub mod verification;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,10 +42,14 @@ use axum::{middleware, Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Mutex};
 use tower_http::trace::TraceLayer;
+use zeroize::Zeroizing;
 
+pub use crate::calendar::Holidays;
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::db::Db;
 pub use crate::error::AppError;
 pub use crate::escrow::EscrowKey;
+pub use crate::mail::Mailer;
 pub use crate::object_store::ObjectStore;
 
 /// The default listening address of the embedded service.
@@ -38,15 +57,100 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8750";
 /// The default per-account quota: 50 GiB.
 pub const DEFAULT_QUOTA_BYTES: u64 = 50 * 1024 * 1024 * 1024;
 
+/// The sender of the service's mail unless `--mail-from` says otherwise.
+pub const DEFAULT_MAIL_FROM: &str = "Coffer <no-reply@coffer.localhost>";
+/// How long an access token lives unless configured: one hour.
+pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: u64 = 3600;
+/// How long ended session records are kept unless configured.
+pub const DEFAULT_SESSION_RETENTION_DAYS: u64 = 90;
+/// Business days between a deletion request and the purge.
+pub const DEFAULT_DELETION_GRACE_BUSINESS_DAYS: u32 = 10;
+/// How often the background jobs run unless configured: every 5 minutes.
+pub const DEFAULT_JOB_INTERVAL_SECS: u64 = 300;
+
 /// How to run the service.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// Where to listen. Only loopback addresses until TLS lands.
     pub listen: SocketAddr,
-    /// Database, escrow key and objects live here.
+    /// Database, escrow key, objects and the mail outbox live here.
     pub data_dir: PathBuf,
     /// Storage quota given to each new account.
     pub quota_bytes: u64,
+    /// The base of links in mail, e.g. `https://backup.example.com`
+    /// [default: `http://<the bound address>`].
+    pub public_url: Option<String>,
+    /// `smtp://host:port` (or `smtps://…`, `?tls=required`); `None` writes
+    /// mail to `<data_dir>/outbox` instead. May hold a password: never logged.
+    pub smtp_url: Option<String>,
+    /// The `From:` of every mail.
+    pub mail_from: String,
+    /// Lifetime of an access token.
+    pub access_token_ttl_secs: u64,
+    /// How long records of ended sessions are kept.
+    pub session_retention_days: u64,
+    /// Business days between a deletion request and the purge.
+    pub deletion_grace_business_days: u32,
+    /// Days that are not business days besides weekends.
+    pub holidays: Holidays,
+    /// How often the background jobs (retention, purge) run; 0 never.
+    pub job_interval_secs: u64,
+    /// Where time comes from (tests pass a [`ManualClock`]).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Config {
+    /// The defaults: 50 GiB quota, mail to the outbox, one-hour access
+    /// tokens, 90 days of session records, 10 business days of grace.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Config {
+        Config {
+            listen,
+            data_dir,
+            quota_bytes: DEFAULT_QUOTA_BYTES,
+            public_url: None,
+            smtp_url: None,
+            mail_from: DEFAULT_MAIL_FROM.to_owned(),
+            access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
+            session_retention_days: DEFAULT_SESSION_RETENTION_DAYS,
+            deletion_grace_business_days: DEFAULT_DELETION_GRACE_BUSINESS_DAYS,
+            holidays: Holidays::none(),
+            job_interval_secs: DEFAULT_JOB_INTERVAL_SECS,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("quota_bytes", &self.quota_bytes)
+            .field("public_url", &self.public_url)
+            // May hold a password.
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<set>"))
+            .field("mail_from", &self.mail_from)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("session_retention_days", &self.session_retention_days)
+            .field(
+                "deletion_grace_business_days",
+                &self.deletion_grace_business_days,
+            )
+            .field("holidays", &self.holidays)
+            .field("job_interval_secs", &self.job_interval_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The settings handlers read, fixed at start.
+#[derive(Debug)]
+pub struct Settings {
+    /// Base of links in mail, without a trailing slash.
+    pub public_url: String,
+    pub access_token_ttl_ms: i64,
+    pub session_retention_ms: i64,
+    pub deletion_grace_business_days: u32,
+    pub holidays: Holidays,
 }
 
 // Stripes rather than one lock per account: bounded memory, and two accounts
@@ -59,38 +163,74 @@ pub struct AppState {
     pub db: Db,
     pub store: ObjectStore,
     pub escrow: EscrowKey,
+    pub mailer: Arc<Mailer>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
     /// Quota given to new accounts.
     pub default_quota: u64,
+    /// Signs unsubscribe links (derived from the escrow key).
+    link_key: Arc<Zeroizing<[u8; 32]>>,
     write_locks: Arc<Vec<Arc<Mutex<()>>>>,
 }
 
 impl AppState {
-    /// Assembles the state from its parts.
-    pub fn new(db: Db, store: ObjectStore, escrow: EscrowKey, default_quota: u64) -> AppState {
-        let write_locks = (0..WRITE_LOCK_STRIPES)
-            .map(|_| Arc::new(Mutex::new(())))
-            .collect();
-        AppState {
-            db,
-            store,
-            escrow,
-            default_quota,
-            write_locks: Arc::new(write_locks),
-        }
-    }
-
     /// Opens (creating on first start) everything under `config.data_dir`.
     ///
     /// # Errors
-    /// When the data folder, database, escrow key or object store cannot be
-    /// opened, or the escrow key file is readable by others.
+    /// When the data folder, database, escrow key, object store or outbox
+    /// cannot be opened, the escrow key file is readable by others, or the
+    /// mail settings are malformed.
     pub fn open(config: &Config) -> anyhow::Result<AppState> {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let escrow = EscrowKey::load_or_create(&dir.join("escrow.key"))?;
         let db = Db::open(&dir.join("coffer.db"))?;
         let store = ObjectStore::local(&dir.join("objects"), &dir.join("tmp"))?;
-        Ok(AppState::new(db, store, escrow, config.quota_bytes))
+        let mailer = Mailer::new(
+            config.smtp_url.as_deref(),
+            dir.join("outbox"),
+            &config.mail_from,
+        )?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.listen));
+        let settings = Settings {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            access_token_ttl_ms: millis(config.access_token_ttl_secs, 1000)?,
+            session_retention_ms: millis(config.session_retention_days, 86_400_000)?,
+            deletion_grace_business_days: config.deletion_grace_business_days,
+            holidays: config.holidays.clone(),
+        };
+        let write_locks = (0..WRITE_LOCK_STRIPES)
+            .map(|_| Arc::new(Mutex::new(())))
+            .collect();
+        Ok(AppState {
+            db,
+            store,
+            link_key: Arc::new(escrow.derive_key("coffer unsubscribe links v1")),
+            escrow,
+            mailer: Arc::new(mailer),
+            clock: config.clock.clone(),
+            settings: Arc::new(settings),
+            default_quota: config.quota_bytes,
+            write_locks: Arc::new(write_locks),
+        })
+    }
+
+    /// Now, by the configured clock, as Unix milliseconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// `public_url` + `path_and_query`.
+    pub fn link(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.settings.public_url)
+    }
+
+    /// The key that signs unsubscribe links.
+    pub fn link_key(&self) -> &[u8; 32] {
+        &self.link_key
     }
 
     /// The lock that serialises object writes and deletes of one account.
@@ -99,6 +239,13 @@ impl AppState {
             blake3::hash(account_id.as_bytes()).as_bytes()[0] as usize % WRITE_LOCK_STRIPES;
         self.write_locks[stripe].clone()
     }
+}
+
+fn millis(amount: u64, unit_ms: u64) -> anyhow::Result<i64> {
+    amount
+        .checked_mul(unit_ms)
+        .and_then(|ms| i64::try_from(ms).ok())
+        .context("a configured duration is too long")
 }
 
 /// Now as Unix milliseconds (UTC).
@@ -121,6 +268,12 @@ async fn not_found() -> AppError {
 pub fn router(state: AppState) -> Router {
     let signed_in = Router::new()
         .merge(accounts::account_routes())
+        .merge(keys::key_routes())
+        .merge(deletion::account_routes())
+        .merge(export::export_routes())
+        .merge(preferences::account_routes())
+        .merge(policy::account_routes())
+        .merge(totp::totp_routes())
         .merge(sessions::session_routes())
         .merge(repo::repo_routes())
         .route_layer(middleware::from_fn_with_state(
@@ -131,6 +284,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/health", get(health))
         .merge(accounts::public_routes())
         .merge(sessions::public_routes())
+        .merge(verification::public_routes())
+        .merge(deletion::public_routes())
+        .merge(preferences::public_routes())
+        .merge(policy::public_routes())
         .merge(signed_in)
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
@@ -146,6 +303,15 @@ pub struct RunningServer {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    jobs: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(jobs) = self.jobs.take() {
+            jobs.abort();
+        }
+    }
 }
 
 impl RunningServer {
@@ -160,10 +326,13 @@ impl RunningServer {
     /// # Errors
     /// When serving failed.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(jobs) = self.jobs.take() {
+            jobs.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.task
+        (&mut self.task)
             .await
             .context("server task panicked")?
             .context("serving failed")
@@ -189,7 +358,7 @@ impl RunningServer {
 /// # Errors
 /// When the address is not loopback (TLS is not supported yet), or the data
 /// folder or socket cannot be opened.
-pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+pub async fn start(mut config: Config) -> anyhow::Result<RunningServer> {
     if !config.listen.ip().is_loopback() {
         bail!(
             "refusing to listen on {}: addresses beyond loopback need TLS, which this version \
@@ -197,16 +366,18 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             config.listen
         );
     }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    // Links in mail point at the address actually bound (port 0 included).
+    config.listen = addr;
     let state = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || AppState::open(&config))
             .await
             .context("opening the data folder panicked")??
     };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
@@ -216,11 +387,23 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             })
             .await
     });
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "listening");
+    let jobs = (config.job_interval_secs > 0).then(|| {
+        tokio::spawn(jobs::run_periodically(
+            state.clone(),
+            std::time::Duration::from_secs(config.job_interval_secs),
+        ))
+    });
+    match state.mailer.outbox() {
+        Some(outbox) => tracing::info!(%addr, data_dir = %config.data_dir.display(),
+            outbox = %outbox.display(), "listening; mail goes to the outbox"),
+        None => tracing::info!(%addr, data_dir = %config.data_dir.display(),
+            "listening; mail goes to the SMTP server"),
+    }
     Ok(RunningServer {
         addr,
         state,
         shutdown: Some(tx),
         task,
+        jobs,
     })
 }

@@ -1,27 +1,104 @@
-//! `coffer-server`: the Coffer service as a program.
+//! `coffer-server`: the Coffer service as a program, and the operator's
+//! subcommands (`send-mail`, `publish-policy`). See `docs/operations.md`.
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::Parser;
-use coffer_server::{start, Config};
+use clap::{Args, Parser, Subcommand};
+use coffer_server::{start, AppState, Config, Holidays};
 
 /// The Coffer backup service.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
-    /// Address to listen on (loopback only until TLS is supported).
-    #[arg(long, env = "COFFER_LISTEN", default_value = coffer_server::DEFAULT_LISTEN)]
-    listen: SocketAddr,
-    /// Folder for the database, escrow key and objects
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Mail everyone who opted in to a category (and only them); prints how
+    /// many mails were sent.
+    SendMail {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// product_announcements, software_updates, surveys_research,
+        /// newsletter or operational_alerts.
+        #[arg(long)]
+        category: String,
+        #[arg(long)]
+        subject: String,
+        /// A plain-text file with the body; an unsubscribe link is appended.
+        #[arg(long)]
+        body_file: PathBuf,
+    },
+    /// Publish a new privacy-policy version and mail every account about it
+    /// (regardless of preferences); prints how many mails were sent.
+    PublishPolicy {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The version name, e.g. 2025-06 or 2.1.
+        #[arg(long)]
+        version: String,
+        /// The policy text (Markdown or plain text).
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+/// What the service and the subcommands share: where the data is and how
+/// mail goes out.
+#[derive(Args, Debug, Clone)]
+struct CommonArgs {
+    /// Folder for the database, escrow key, objects and mail outbox
     /// [default: the platform data folder + coffer-server].
     #[arg(long, env = "COFFER_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Address to listen on (loopback only until TLS is supported).
+    #[arg(long, env = "COFFER_LISTEN", default_value = coffer_server::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Base URL of links in mail [default: http://<listen address>].
+    #[arg(long, env = "COFFER_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// SMTP server for mail, e.g. smtp://127.0.0.1:25, smtp://host:587?tls=required,
+    /// smtps://user:password@host. Without it, mail is written to
+    /// <data-dir>/outbox/ as .eml files. Prefer the environment variable when
+    /// the URL holds a password.
+    #[arg(long, env = "COFFER_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The From: of every mail.
+    #[arg(long, env = "COFFER_MAIL_FROM", default_value = coffer_server::DEFAULT_MAIL_FROM)]
+    mail_from: String,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: CommonArgs,
     /// Storage quota for each new account, in GiB.
     #[arg(long, env = "COFFER_QUOTA_GB", default_value_t = 50)]
     quota_gb: u64,
+    /// How long an access token lives, in seconds.
+    #[arg(long, env = "COFFER_ACCESS_TOKEN_TTL_SECS", default_value_t = coffer_server::DEFAULT_ACCESS_TOKEN_TTL_SECS)]
+    access_token_ttl_secs: u64,
+    /// How long records of ended sessions are kept, in days.
+    #[arg(long, env = "COFFER_SESSION_RETENTION_DAYS", default_value_t = coffer_server::DEFAULT_SESSION_RETENTION_DAYS)]
+    session_retention_days: u64,
+    /// Business days between an account deletion request and the purge.
+    #[arg(long, env = "COFFER_DELETION_GRACE_DAYS", default_value_t = coffer_server::DEFAULT_DELETION_GRACE_BUSINESS_DAYS)]
+    deletion_grace_days: u32,
+    /// A file of holidays (one YYYY-MM-DD per line, # comments) that do not
+    /// count as business days.
+    #[arg(long, env = "COFFER_HOLIDAYS_FILE")]
+    holidays_file: Option<PathBuf>,
+    /// How often the background jobs (session retention, account purge)
+    /// run, in seconds.
+    #[arg(long, env = "COFFER_JOB_INTERVAL_SECS", default_value_t = coffer_server::DEFAULT_JOB_INTERVAL_SECS)]
+    job_interval_secs: u64,
 }
 
 async fn shutdown_signal() {
@@ -48,9 +125,54 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+fn config(common: &CommonArgs) -> anyhow::Result<Config> {
+    let data_dir = match &common.data_dir {
+        Some(dir) => dir.clone(),
+        None => dirs::data_dir()
+            .context("no platform data folder; pass --data-dir")?
+            .join("coffer-server"),
+    };
+    let mut config = Config::new(common.listen, data_dir);
+    config.public_url = common.public_url.clone();
+    config.smtp_url = common.smtp_url.clone();
+    config.mail_from = common.mail_from.clone();
+    Ok(config)
+}
+
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn open_state(config: &Config) -> anyhow::Result<AppState> {
+    AppState::open(config)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = config(&args.common)?;
+    config.quota_bytes = args
+        .quota_gb
+        .checked_mul(1024 * 1024 * 1024)
+        .context("--quota-gb is too large")?;
+    config.access_token_ttl_secs = args.access_token_ttl_secs;
+    config.session_retention_days = args.session_retention_days;
+    config.deletion_grace_business_days = args.deletion_grace_days;
+    config.job_interval_secs = args.job_interval_secs;
+    if let Some(path) = &args.holidays_file {
+        config.holidays = Holidays::load(path)?;
+    }
+    let server = start(config).await?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "coffer-server listening on {}", server.url())?;
+        stdout.flush()?;
+    }
+    server.run_until(shutdown_signal()).await
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Logs go to stderr; stdout carries only the listening line.
+    // Logs go to stderr; stdout carries only the listening line (or a
+    // subcommand's result).
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -58,27 +180,36 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
-    let data_dir = match args.data_dir {
-        Some(dir) => dir,
-        None => dirs::data_dir()
-            .context("no platform data folder; pass --data-dir")?
-            .join("coffer-server"),
-    };
-    let quota_bytes = args
-        .quota_gb
-        .checked_mul(1024 * 1024 * 1024)
-        .context("--quota-gb is too large")?;
-    let server = start(Config {
-        listen: args.listen,
-        data_dir,
-        quota_bytes,
-    })
-    .await?;
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "coffer-server listening on {}", server.url())?;
-        stdout.flush()?;
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::SendMail {
+            common,
+            category,
+            subject,
+            body_file,
+        }) => {
+            let body = read_text(&body_file)?;
+            let state = open_state(&config(&common)?)?;
+            let report =
+                coffer_server::operator::send_category_mail(&state, &category, &subject, &body)
+                    .await?;
+            println!("sent {} mails ({} failed)", report.sent, report.failed);
+            Ok(())
+        }
+        Some(Command::PublishPolicy {
+            common,
+            version,
+            file,
+        }) => {
+            let text = read_text(&file)?;
+            let state = open_state(&config(&common)?)?;
+            let report = coffer_server::operator::publish_policy(&state, &version, &text).await?;
+            println!(
+                "published policy {version}; sent {} mails ({} failed)",
+                report.sent, report.failed
+            );
+            Ok(())
+        }
     }
-    server.run_until(shutdown_signal()).await
 }

@@ -93,4 +93,19 @@ impl ObjectStore {
             .await
             .with_context(|| format!("deleting {kind}/{id} of account {account_id}"))
     }
+
+    /// Removes everything stored for an account (after its objects were
+    /// deleted one by one, this sweeps up folders and strays).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn delete_account(&self, account_id: &str) -> anyhow::Result<()> {
+        match self.op.remove_all(&format!("{account_id}/")).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => {
+                Err(e).with_context(|| format!("removing the objects of account {account_id}"))
+            }
+        }
+    }
 }

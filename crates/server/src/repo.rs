@@ -17,7 +17,7 @@ use crate::auth::Authenticated;
 use crate::db::ObjectRecord;
 use crate::error::AppError;
 use crate::input::body_bytes;
-use crate::{now_ms, AppState};
+use crate::AppState;
 
 /// The largest object a PUT accepts.
 pub const MAX_OBJECT_BYTES: usize = 64 * 1024 * 1024;
@@ -96,7 +96,7 @@ async fn put_object(
     let record = ObjectRecord {
         id,
         size,
-        created_at: now_ms(),
+        created_at: state.now(),
     };
     state.db.insert_object(account, kind, record).await?;
     Ok(StatusCode::CREATED)

@@ -1,34 +1,138 @@
-//! Sign-in and sign-out. Every session row is also the session record the
-//! person sees: device, app version, IP, start, last seen, traffic.
+//! Sign-in, token refresh, sign-out and the person's own session records.
+//!
+//! A session has a short-lived access token (sent on every request) and a
+//! refresh token that is replaced each time it is used. Presenting a refresh
+//! token that was already replaced means two parties hold it — a copy was
+//! stolen — so that session ends. Every session row is also the session
+//! record the person sees: device, app version, IP, start, last seen, end,
+//! requests, traffic and transfer time.
 
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::accounts::{account_view, new_id};
-use crate::auth::{new_token, Authenticated};
-use crate::db::NewSession;
+use crate::auth::{new_token, token_sha256, Authenticated};
+use crate::db::{AccountRecord, NewSession, RefreshOutcome, SessionRecord};
 use crate::error::AppError;
-use crate::input::{email, json_object, optional_str, required_str};
-use crate::{now_ms, password, AppState};
+use crate::input::{
+    email, json_object, json_object_or_empty, maybe_str, optional_bool, optional_str, query_param,
+    required_str,
+};
+use crate::{password, totp, AppState};
 
 const MAX_DEVICE_FIELD_CHARS: usize = 200;
 
 /// Routes anyone may call.
 pub fn public_routes() -> Router<AppState> {
-    Router::new().route("/v1/sessions", post(sign_in))
+    Router::new()
+        .route("/v1/sessions", post(sign_in))
+        .route("/v1/sessions/refresh", post(refresh))
 }
 
 /// Routes for a signed-in session.
 pub fn session_routes() -> Router<AppState> {
-    Router::new().route("/v1/sessions/current", delete(sign_out))
+    Router::new()
+        .route("/v1/sessions", get(list_sessions))
+        .route("/v1/sessions/current", delete(sign_out))
+        .route("/v1/sessions/revoke-all", post(revoke_all))
+        .route("/v1/sessions/{id}", delete(revoke))
+}
+
+/// Where a new session comes from.
+pub struct DeviceInfo {
+    pub device_id: String,
+    pub device_name: String,
+    pub app_version: String,
+    pub ip: Option<String>,
+}
+
+/// Starts a session for `account` and returns the sign-in response body.
+///
+/// # Errors
+/// Database failures.
+pub async fn start_session(
+    state: &AppState,
+    account: &AccountRecord,
+    device: DeviceInfo,
+) -> Result<Value, AppError> {
+    let access = new_token();
+    let refresh = new_token();
+    let now = state.now();
+    let access_expires_at = now.saturating_add(state.settings.access_token_ttl_ms);
+    let session_id = new_id();
+    state
+        .db
+        .create_session(NewSession {
+            id: session_id.clone(),
+            account_id: account.id.clone(),
+            access_sha256: access.sha256,
+            refresh_sha256: refresh.sha256,
+            access_expires_at,
+            device_id: device.device_id,
+            device_name: device.device_name,
+            app_version: device.app_version,
+            ip: device.ip,
+            started_at: now,
+        })
+        .await?;
+    tracing::info!(account_id = account.id, session_id, "signed in");
+    Ok(json!({
+        "access_token": access.token,
+        "refresh_token": refresh.token,
+        "access_expires_at": access_expires_at,
+        "session_id": session_id,
+        // The agent of 0.1 reads `token`; kept for one release.
+        "token": access.token,
+        "account": account_view(state, account).await?,
+    }))
+}
+
+/// Checks the second factor of an account that has two-factor sign-in on:
+/// a current TOTP code (each works once) or an unused recovery code.
+async fn check_second_factor(
+    state: &AppState,
+    account: &AccountRecord,
+    obj: &serde_json::Map<String, Value>,
+) -> Result<(), AppError> {
+    let Some(wrapped) = &account.totp_secret else {
+        return Ok(());
+    };
+    let code = maybe_str(obj, "totp_code")?
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let recovery = maybe_str(obj, "recovery_code")?
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    if let Some(recovery) = recovery {
+        let hash = totp::recovery_code_sha256(recovery);
+        if state
+            .db
+            .use_recovery_code(account.id.clone(), hash, state.now())
+            .await?
+        {
+            tracing::info!(account_id = account.id, "recovery code used");
+            return Ok(());
+        }
+        return Err(AppError::TotpInvalid);
+    }
+    let Some(code) = code else {
+        return Err(AppError::TotpRequired);
+    };
+    let secret = totp::unwrap_secret(state, &account.id, wrapped)?;
+    let step = totp::matching_step(&secret, &account.email, code, state.now())?
+        .ok_or(AppError::TotpInvalid)?;
+    if !state.db.claim_totp_step(account.id.clone(), step).await? {
+        return Err(AppError::TotpInvalid);
+    }
+    Ok(())
 }
 
 async fn sign_in(
@@ -39,9 +143,14 @@ async fn sign_in(
     let obj = json_object(body)?;
     let email = email(&obj)?;
     let password = Zeroizing::new(required_str(&obj, "password")?.to_owned());
-    let device_id = optional_str(&obj, "device_id", MAX_DEVICE_FIELD_CHARS)?;
-    let device_name = optional_str(&obj, "device_name", MAX_DEVICE_FIELD_CHARS)?;
-    let app_version = optional_str(&obj, "app_version", MAX_DEVICE_FIELD_CHARS)?;
+    let device = DeviceInfo {
+        device_id: optional_str(&obj, "device_id", MAX_DEVICE_FIELD_CHARS)?,
+        device_name: optional_str(&obj, "device_name", MAX_DEVICE_FIELD_CHARS)?,
+        app_version: optional_str(&obj, "app_version", MAX_DEVICE_FIELD_CHARS)?,
+        ip: client.map(|Extension(ConnectInfo(addr))| addr.ip().to_string()),
+    };
+    maybe_str(&obj, "totp_code")?;
+    maybe_str(&obj, "recovery_code")?;
 
     let account = state.db.account_by_email(email).await?;
     let phc = account
@@ -55,28 +164,96 @@ async fn sign_in(
         Some(account) if matches => account,
         _ => return Err(AppError::InvalidCredentials),
     };
+    // Only after the password: saying so earlier would tell anyone which
+    // emails belong to accounts being deleted.
+    if let Some(purge_at) = account.purge_at {
+        return Err(AppError::AccountDeleted { purge_at });
+    }
+    check_second_factor(&state, &account, &obj).await?;
+    Ok(Json(start_session(&state, &account, device).await?))
+}
 
-    let token = new_token();
-    let session_id = new_id();
-    state
+async fn refresh(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, AppError> {
+    let obj = json_object(body)?;
+    let presented = required_str(&obj, "refresh_token")?.trim();
+    if presented.is_empty() {
+        return Err(AppError::invalid("refresh_token", "is required"));
+    }
+    let access = new_token();
+    let refresh = new_token();
+    let now = state.now();
+    let access_expires_at = now.saturating_add(state.settings.access_token_ttl_ms);
+    let outcome = state
         .db
-        .create_session(NewSession {
-            id: session_id.clone(),
-            account_id: account.id.clone(),
-            token_sha256: token.sha256,
-            device_id,
-            device_name,
-            app_version,
-            ip: client.map(|Extension(ConnectInfo(addr))| addr.ip().to_string()),
-            started_at: now_ms(),
-        })
+        .refresh_session(
+            token_sha256(presented),
+            access.sha256,
+            refresh.sha256,
+            access_expires_at,
+            now,
+        )
         .await?;
-    tracing::info!(account_id = account.id, session_id, "signed in");
-    Ok(Json(json!({
-        "token": token.token,
-        "session_id": session_id,
-        "account": account_view(&state, &account).await?,
-    })))
+    match outcome {
+        RefreshOutcome::Rotated { session_id, .. } => Ok(Json(json!({
+            "access_token": access.token,
+            "refresh_token": refresh.token,
+            "access_expires_at": access_expires_at,
+            "session_id": session_id,
+            "token": access.token,
+        }))),
+        RefreshOutcome::Reused { session_id } => {
+            tracing::warn!(
+                session_id,
+                "a replaced refresh token was presented again; the session was ended"
+            );
+            Err(AppError::Unauthorized)
+        }
+        RefreshOutcome::Unknown => Err(AppError::Unauthorized),
+    }
+}
+
+/// A session record as the person sees it.
+pub fn session_view(record: &SessionRecord, current_session: Option<&str>) -> Value {
+    json!({
+        "session_id": record.id,
+        "device_id": record.device_id,
+        "device_name": record.device_name,
+        "app_version": record.app_version,
+        "ip": record.ip,
+        "started_at": record.started_at,
+        "last_seen_at": record.last_seen_at,
+        "ended_at": record.ended_at,
+        "end_reason": record.end_reason,
+        "active": record.ended_at.is_none(),
+        "current": Some(record.id.as_str()) == current_session,
+        "requests": record.requests,
+        "bytes_up": record.bytes_up,
+        "bytes_down": record.bytes_down,
+        "transfer_ms": record.transfer_ms,
+    })
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<Value>>, AppError> {
+    let only_active = match query_param(query.as_deref(), "active").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(AppError::invalid("active", "must be true or false")),
+    };
+    let records = state.db.sessions_of(auth.account_id).await?;
+    Ok(Json(
+        records
+            .iter()
+            .filter(|r| !only_active || r.ended_at.is_none())
+            .map(|r| session_view(r, Some(&auth.session_id)))
+            .collect(),
+    ))
 }
 
 async fn sign_out(
@@ -85,7 +262,12 @@ async fn sign_out(
 ) -> Result<StatusCode, AppError> {
     state
         .db
-        .end_session(auth.session_id.clone(), now_ms())
+        .end_session(
+            auth.account_id.clone(),
+            auth.session_id.clone(),
+            state.now(),
+            "signed_out",
+        )
         .await?;
     tracing::info!(
         account_id = auth.account_id,
@@ -93,4 +275,45 @@ async fn sign_out(
         "signed out"
     );
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    // Another account's session, an ended one and a made-up id look the same.
+    if !state
+        .db
+        .end_session(auth.account_id.clone(), id.clone(), state.now(), "revoked")
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    tracing::info!(
+        account_id = auth.account_id,
+        session_id = id,
+        "session revoked"
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke_all(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, AppError> {
+    let obj = json_object_or_empty(body)?;
+    let keep_current = optional_bool(&obj, "except_current", false)?;
+    let ended = state
+        .db
+        .end_sessions_except(
+            auth.account_id.clone(),
+            keep_current.then(|| auth.session_id.clone()),
+            state.now(),
+            "signed_out_everywhere",
+        )
+        .await?;
+    tracing::info!(account_id = auth.account_id, ended, "signed out everywhere");
+    Ok(Json(json!({ "ended": ended })))
 }

@@ -74,3 +74,78 @@ fn binary_refuses_a_public_address_without_tls() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("TLS"), "{stderr}");
 }
+
+#[test]
+fn operator_subcommands_send_category_mail_and_publish_a_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.txt");
+    std::fs::write(&body, "News of the month.\n").unwrap();
+    let policy = dir.path().join("POLICY.md");
+    std::fs::write(&policy, "# Privacy policy\n").unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_coffer-server"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("COFFER_SMTP_URL")
+            .output()
+            .unwrap()
+    };
+    // No account has opted in on a fresh service: nobody gets it.
+    let out = run(&[
+        "send-mail",
+        "--category",
+        "newsletter",
+        "--subject",
+        "News",
+        "--body-file",
+        body.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "sent 0 mails (0 failed)"
+    );
+    let out = run(&[
+        "send-mail",
+        "--category",
+        "spam",
+        "--subject",
+        "News",
+        "--body-file",
+        body.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown category"));
+
+    let out = run(&[
+        "publish-policy",
+        "--version",
+        "2025-01",
+        "--file",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "published policy 2025-01; sent 0 mails (0 failed)"
+    );
+    let out = run(&[
+        "publish-policy",
+        "--version",
+        "2025-01",
+        "--file",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already published"));
+}

@@ -21,12 +21,9 @@ impl Harness {
 
     fn with_quota(quota_bytes: u64) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let state = AppState::open(&Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
-            quota_bytes,
-        })
-        .unwrap();
+        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+        config.quota_bytes = quota_bytes;
+        let state = AppState::open(&config).unwrap();
         Harness {
             app: router(state.clone()),
             state,
@@ -305,21 +302,6 @@ async fn invalid_fields_are_named() {
         .as_str()
         .unwrap()
         .starts_with("body:"));
-}
-
-#[tokio::test]
-async fn private_keys_are_not_supported_yet() {
-    let h = Harness::new();
-    let mut body = sign_up_body("ann@example.com");
-    body["key_mode"] = json!("private");
-    let (status, body) = h.sign_up(body).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(code(&body), "invalid_input");
-    assert_eq!(
-        body["error"]["message"],
-        "key_mode: private keys are not supported yet"
-    );
-    assert_eq!(h.state.db.account_count().await.unwrap(), 0);
 }
 
 #[tokio::test]

@@ -16,13 +16,9 @@ struct Service {
 impl Service {
     async fn start(quota_bytes: u64) -> Service {
         let dir = tempfile::tempdir().unwrap();
-        let server = start(Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
-            quota_bytes,
-        })
-        .await
-        .unwrap();
+        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+        config.quota_bytes = quota_bytes;
+        let server = start(config).await.unwrap();
         Service {
             server,
             client: Client::new(),
@@ -412,11 +408,10 @@ async fn sessions_record_the_client_ip() {
 #[tokio::test]
 async fn beyond_loopback_is_refused_without_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let err = start(Config {
-        listen: "0.0.0.0:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        quota_bytes: 1,
-    })
+    let err = start(Config::new(
+        "0.0.0.0:0".parse().unwrap(),
+        dir.path().to_path_buf(),
+    ))
     .await
     .err()
     .expect("listening on 0.0.0.0 must be refused");

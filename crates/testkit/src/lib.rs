@@ -1,7 +1,10 @@
 //! Shared test helpers for Coffer: a real service on 127.0.0.1:0 that plain
-//! synchronous tests can use, and deterministic folder trees to back up.
+//! synchronous tests can use, an SMTP sink that keeps the mail it gets, and
+//! deterministic folder trees to back up.
 
 pub mod dataset;
+pub mod mail_sink;
 mod server;
 
-pub use server::{TestAccount, TestServer, TEST_PASSWORD};
+pub use mail_sink::{MailSink, ReceivedMail};
+pub use server::{TestAccount, TestServer, TestServerOptions, TEST_PASSWORD};

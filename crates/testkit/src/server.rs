@@ -26,6 +26,20 @@ pub struct TestServer {
     _dir: tempfile::TempDir,
 }
 
+/// How to start a [`TestServer`]; `Default` is the embedded default (mail
+/// to the outbox, the system clock).
+#[derive(Clone, Default)]
+pub struct TestServerOptions {
+    /// Quota per new account [default: 50 GiB].
+    pub quota_bytes: Option<u64>,
+    /// Send mail here (e.g. [`crate::MailSink::smtp_url`]).
+    pub smtp_url: Option<String>,
+    /// Where time comes from (a `coffer_server::ManualClock` to move it).
+    pub clock: Option<std::sync::Arc<dyn coffer_server::Clock>>,
+    /// How long access tokens live [default: 1 hour].
+    pub access_token_ttl_secs: Option<u64>,
+}
+
 /// An account made by [`TestServer::sign_up`], signed in once.
 #[derive(Debug, Clone)]
 pub struct TestAccount {
@@ -34,7 +48,7 @@ pub struct TestAccount {
     pub password: String,
     /// The data key given at sign-up (escrowed by the service).
     pub data_key: [u8; 32],
-    /// A live session token.
+    /// A live access token.
     pub token: String,
 }
 
@@ -52,16 +66,36 @@ impl TestServer {
     /// # Panics
     /// If the service cannot start.
     pub fn start_with_quota(quota_bytes: u64) -> TestServer {
+        TestServer::start_with(TestServerOptions {
+            quota_bytes: Some(quota_bytes),
+            ..TestServerOptions::default()
+        })
+    }
+
+    /// Starts a service configured by `options`.
+    ///
+    /// # Panics
+    /// If the service cannot start.
+    pub fn start_with(options: TestServerOptions) -> TestServer {
         let dir = tempfile::Builder::new()
             .prefix("coffer-test-server")
             .tempdir()
             .expect("temp dir");
         let data_dir = dir.path().to_path_buf();
-        let config = coffer_server::Config {
-            listen: "127.0.0.1:0".parse().expect("loopback address"),
-            data_dir: data_dir.clone(),
-            quota_bytes,
-        };
+        let mut config = coffer_server::Config::new(
+            "127.0.0.1:0".parse().expect("loopback address"),
+            data_dir.clone(),
+        );
+        if let Some(quota) = options.quota_bytes {
+            config.quota_bytes = quota;
+        }
+        config.smtp_url = options.smtp_url;
+        if let Some(clock) = options.clock {
+            config.clock = clock;
+        }
+        if let Some(ttl) = options.access_token_ttl_secs {
+            config.access_token_ttl_secs = ttl;
+        }
         let (ready_tx, ready_rx) = mpsc::channel::<Result<SocketAddr, String>>();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -158,11 +192,23 @@ impl TestServer {
         }
     }
 
-    /// Signs in and returns a new session token (blocking HTTP).
+    /// Signs in and returns a new access token (blocking HTTP).
     ///
     /// # Panics
     /// If sign-in fails.
     pub fn sign_in(&self, email: &str, password: &str) -> String {
+        self.sign_in_full(email, password)["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// Signs in and returns the whole response: `access_token`,
+    /// `refresh_token`, `access_expires_at`, `session_id`, `account`.
+    ///
+    /// # Panics
+    /// If sign-in fails.
+    pub fn sign_in_full(&self, email: &str, password: &str) -> Value {
         let response = reqwest::blocking::Client::new()
             .post(self.url("/v1/sessions"))
             .json(&json!({
@@ -174,7 +220,7 @@ impl TestServer {
         let status = response.status();
         let body: Value = response.json().expect("sign-in response");
         assert_eq!(status.as_u16(), 200, "sign-in failed: {body}");
-        body["token"].as_str().expect("token").to_owned()
+        body
     }
 }
 

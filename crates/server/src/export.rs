@@ -1,0 +1,99 @@
+//! "Your data": everything the service holds about the person, as one JSON
+//! download — profile, preferences, session records, devices, shares and the
+//! metadata of stored objects (ids, sizes, dates; never their bytes, which
+//! the person's own device can decrypt, and never password or key hashes).
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::accounts::{account_view, signed_in_account};
+use crate::auth::Authenticated;
+use crate::error::AppError;
+use crate::preferences::preferences_view;
+use crate::sessions::session_view;
+use crate::AppState;
+
+/// Routes for a signed-in account.
+pub fn export_routes() -> Router<AppState> {
+    Router::new().route("/v1/account/export", get(export))
+}
+
+async fn export(State(state): State<AppState>, auth: Authenticated) -> Result<Response, AppError> {
+    let account = signed_in_account(&state, &auth).await?;
+    let now = state.now();
+    let sessions = state.db.sessions_of(account.id.clone()).await?;
+    let mut devices: BTreeMap<(String, String), Value> = BTreeMap::new();
+    for s in &sessions {
+        let entry = devices
+            .entry((s.device_id.clone(), s.device_name.clone()))
+            .or_insert_with(|| {
+                json!({
+                    "device_id": s.device_id,
+                    "device_name": s.device_name,
+                    "first_seen_at": s.started_at,
+                    "last_seen_at": s.last_seen_at,
+                    "sessions": 0,
+                    "active_sessions": 0,
+                })
+            });
+        entry["first_seen_at"] = json!(entry["first_seen_at"]
+            .as_i64()
+            .unwrap_or(i64::MAX)
+            .min(s.started_at));
+        entry["last_seen_at"] = json!(entry["last_seen_at"]
+            .as_i64()
+            .unwrap_or(0)
+            .max(s.last_seen_at));
+        entry["sessions"] = json!(entry["sessions"].as_u64().unwrap_or(0) + 1);
+        if s.ended_at.is_none() {
+            entry["active_sessions"] = json!(entry["active_sessions"].as_u64().unwrap_or(0) + 1);
+        }
+    }
+    let mut objects: BTreeMap<&str, Vec<Value>> = [
+        ("packs", vec![]),
+        ("indexes", vec![]),
+        ("snapshots", vec![]),
+    ]
+    .into();
+    let stored = state.db.all_objects(account.id.clone()).await?;
+    for (kind, o) in &stored {
+        if let Some(list) = objects.get_mut(kind.as_str()) {
+            list.push(json!({ "id": o.id, "size": o.size, "created_at": o.created_at }));
+        }
+    }
+    let body = json!({
+        "format": "coffer-account-export/1",
+        "exported_at": now,
+        "account": account_view(&state, &account).await?,
+        "preferences": preferences_view(&state, &account.id).await?,
+        "two_factor": {
+            "enabled": account.totp_enabled_at.is_some(),
+            "enabled_at": account.totp_enabled_at,
+            "recovery_codes_left": state.db.recovery_codes_left(account.id.clone()).await?,
+        },
+        "password_changed_at": account.password_changed_at,
+        "sessions": sessions.iter().map(|s| session_view(s, Some(&auth.session_id))).collect::<Vec<_>>(),
+        "devices": devices.into_values().collect::<Vec<_>>(),
+        "shares": [],
+        "objects": objects,
+    });
+    let filename = format!("coffer-export-{}.json", crate::calendar::utc_day(now));
+    let text = serde_json::to_string_pretty(&body).map_err(anyhow::Error::from)?;
+    Ok((
+        [
+            (CONTENT_TYPE, "application/json".to_owned()),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        text,
+    )
+        .into_response())
+}

@@ -1,0 +1,659 @@
+//! The privacy promises: communication preferences and one-click
+//! unsubscribe, policy versions, the data export, account deletion with its
+//! business-day grace period, and logs that never hold a secret.
+
+#[path = "support/harness.rs"]
+mod harness;
+
+use axum::http::{header, Method, StatusCode};
+use coffer_server::{jobs, operator, Holidays};
+use harness::*;
+use serde_json::{json, Value};
+
+const DAY: i64 = 86_400_000;
+
+#[tokio::test]
+async fn preferences_start_off_except_operational_alerts_and_can_be_changed() {
+    let h = Harness::new();
+    let s = h.account("ann@example.com").await;
+    let (status, prefs) = h
+        .json(
+            Method::GET,
+            "/v1/account/preferences",
+            Some(&s.access),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        prefs,
+        json!({
+            "product_announcements": false, "software_updates": false, "surveys_research": false,
+            "newsletter": false, "operational_alerts": true,
+        })
+    );
+    let (status, prefs) = h
+        .json(
+            Method::PUT,
+            "/v1/account/preferences",
+            Some(&s.access),
+            Some(json!({ "newsletter": true, "operational_alerts": false })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(prefs["newsletter"], true);
+    assert_eq!(prefs["operational_alerts"], false);
+    assert_eq!(prefs["software_updates"], false);
+    for (body, field) in [
+        (json!({ "newsletter": "yes" }), "newsletter:"),
+        (json!({ "spam": true }), "spam:"),
+        (json!({ "software_updates": true, "spam": true }), "spam:"),
+        (json!(true), "body:"),
+    ] {
+        let (status, reply) = h
+            .json(
+                Method::PUT,
+                "/v1/account/preferences",
+                Some(&s.access),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(message(&reply).starts_with(field), "{reply}");
+    }
+    // Nothing of the refused requests was applied.
+    let (_, prefs) = h
+        .json(
+            Method::GET,
+            "/v1/account/preferences",
+            Some(&s.access),
+            None,
+        )
+        .await;
+    assert_eq!(prefs["software_updates"], false);
+    // Another account has its own.
+    let bob = h.account("bob@example.com").await;
+    let (_, prefs) = h
+        .json(
+            Method::GET,
+            "/v1/account/preferences",
+            Some(&bob.access),
+            None,
+        )
+        .await;
+    assert_eq!(prefs["newsletter"], false);
+}
+
+#[tokio::test]
+async fn category_mail_goes_only_to_those_who_opted_in_and_unsubscribes_in_one_click() {
+    let h = Harness::new();
+    let ann = h.account("ann@example.com").await;
+    let _bob = h.account("bob@example.com").await;
+    let cy = h.account("cy@example.com").await;
+    for s in [&ann, &cy] {
+        h.json(
+            Method::PUT,
+            "/v1/account/preferences",
+            Some(&s.access),
+            Some(json!({ "newsletter": true })),
+        )
+        .await;
+    }
+    h.json(
+        Method::PUT,
+        "/v1/account/preferences",
+        Some(&cy.access),
+        Some(json!({ "operational_alerts": false })),
+    )
+    .await;
+
+    let report =
+        operator::send_category_mail(&h.state, "newsletter", "Coffer news", "Hello!\nNews.")
+            .await
+            .unwrap();
+    assert_eq!(report.sent, 2);
+    assert_eq!(report.failed, 0);
+    let newsletters: Vec<String> = h
+        .outbox()
+        .into_iter()
+        .filter(|m| header_value(m, "Subject").as_deref() == Some("Coffer news"))
+        .collect();
+    assert_eq!(newsletters.len(), 2);
+    assert!(newsletters
+        .iter()
+        .all(|m| !header_value(m, "To").unwrap().contains("bob@")));
+
+    let mail = newsletters
+        .iter()
+        .find(|m| header_value(m, "To").unwrap().contains("ann@"))
+        .unwrap();
+    assert_eq!(
+        header_value(mail, "List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let listed = header_value(mail, "List-Unsubscribe").unwrap();
+    let body_link = link_in(mail, "/v1/unsubscribe?token=");
+    assert_eq!(listed, format!("<{body_link}>"));
+    assert!(body_of(mail).contains("Hello!\nNews."));
+
+    // GET shows a confirmation page with a button; it changes nothing.
+    let (status, page) = h.page(Method::GET, &path_of(&body_link)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("method=\"post\"") && page.contains("the newsletter"),
+        "{page}"
+    );
+    let (_, prefs) = h
+        .json(
+            Method::GET,
+            "/v1/account/preferences",
+            Some(&ann.access),
+            None,
+        )
+        .await;
+    assert_eq!(prefs["newsletter"], true);
+    // One POST, no sign-in, unsubscribes that category only.
+    let (status, page) = h.page(Method::POST, &path_of(&body_link)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let (_, prefs) = h
+        .json(
+            Method::GET,
+            "/v1/account/preferences",
+            Some(&ann.access),
+            None,
+        )
+        .await;
+    assert_eq!(prefs["newsletter"], false);
+    assert_eq!(prefs["operational_alerts"], true);
+    let (_, prefs) = h
+        .json(
+            Method::GET,
+            "/v1/account/preferences",
+            Some(&cy.access),
+            None,
+        )
+        .await;
+    assert_eq!(prefs["newsletter"], true);
+
+    // A tampered token (another account) does nothing.
+    let tampered = path_of(&body_link).replace(&ann.account_id, &cy.account_id);
+    assert_eq!(
+        h.page(Method::POST, &tampered).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        h.page(Method::POST, "/v1/unsubscribe").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (_, prefs) = h
+        .json(
+            Method::GET,
+            "/v1/account/preferences",
+            Some(&cy.access),
+            None,
+        )
+        .await;
+    assert_eq!(prefs["newsletter"], true);
+
+    let report = operator::send_category_mail(&h.state, "newsletter", "More news", "Again.")
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 1);
+    // Operational alerts are on by default: Ann and Bob, not Cy.
+    let report = operator::send_category_mail(
+        &h.state,
+        "operational_alerts",
+        "Heads up",
+        "Storage almost full.",
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.sent, 2);
+    assert!(operator::send_category_mail(&h.state, "spam", "x", "y")
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn a_new_policy_is_mailed_to_everyone_and_accepted_per_account() {
+    let h = Harness::new();
+    let ann = h.account("ann@example.com").await;
+    let bob = h.account("bob@example.com").await;
+    assert_eq!(
+        h.json(Method::GET, "/v1/policy", None, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = h
+        .json(
+            Method::POST,
+            "/v1/account/policy/accept",
+            Some(&ann.access),
+            Some(json!({ "version": "1" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&body).starts_with("version:"));
+    // Preferences do not matter for policy mail.
+    h.json(
+        Method::PUT,
+        "/v1/account/preferences",
+        Some(&bob.access),
+        Some(json!({ "operational_alerts": false })),
+    )
+    .await;
+
+    let report = operator::publish_policy(&h.state, "2025-01", "# Privacy\nWe keep little.")
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 2);
+    assert!(operator::publish_policy(&h.state, "2025-01", "again")
+        .await
+        .is_err());
+    assert!(operator::publish_policy(&h.state, "has space", "text")
+        .await
+        .is_err());
+    for who in ["ann@example.com", "bob@example.com"] {
+        let mails = h.mails_to(who, 2).await;
+        let policy_mail = mails
+            .iter()
+            .find(|m| {
+                header_value(m, "Subject")
+                    .unwrap()
+                    .contains("privacy policy")
+            })
+            .unwrap();
+        assert!(body_of(policy_mail).contains("We keep little."));
+        assert!(header_value(policy_mail, "List-Unsubscribe").is_none());
+    }
+    let (status, policy) = h.json(Method::GET, "/v1/policy", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        policy,
+        json!({ "version": "2025-01", "text": "# Privacy\nWe keep little.", "published_at": MONDAY_NOON })
+    );
+
+    let (status, body) = h
+        .json(
+            Method::POST,
+            "/v1/account/policy/accept",
+            Some(&ann.access),
+            Some(json!({ "version": "2024-12" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&body).contains("2025-01"), "{body}");
+    h.clock.advance_ms(5000);
+    let (status, body) = h
+        .json(
+            Method::POST,
+            "/v1/account/policy/accept",
+            Some(&ann.access),
+            Some(json!({ "version": "2025-01" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({ "policy_accepted_version": "2025-01", "policy_accepted_at": MONDAY_NOON + 5000 })
+    );
+    let (_, me) = h
+        .json(Method::GET, "/v1/account", Some(&ann.access), None)
+        .await;
+    assert_eq!(me["policy_accepted_version"], "2025-01");
+    assert_eq!(me["policy_accepted_at"], MONDAY_NOON + 5000);
+    let (_, me) = h
+        .json(Method::GET, "/v1/account", Some(&bob.access), None)
+        .await;
+    assert_eq!(me["policy_accepted_version"], Value::Null);
+
+    // A newer version becomes current; the old acceptance stays as it was.
+    h.clock.advance_ms(DAY);
+    operator::publish_policy(&h.state, "2025-02", "Newer.")
+        .await
+        .unwrap();
+    assert_eq!(
+        h.json(Method::GET, "/v1/policy", None, None).await.1["version"],
+        "2025-02"
+    );
+    let ann = h.session("ann@example.com", PASSWORD).await; // a day later: a fresh token
+    let (_, me) = h
+        .json(Method::GET, "/v1/account", Some(&ann.access), None)
+        .await;
+    assert_eq!(me["policy_accepted_version"], "2025-01");
+}
+
+#[tokio::test]
+async fn the_export_holds_everything_about_the_person_and_nothing_about_others() {
+    let h = Harness::new();
+    let ann = h.account("ann@example.com").await;
+    h.session("ann@example.com", PASSWORD).await;
+    let bob = h.account("bob@example.com").await;
+    h.put_object(&ann.access, "packs", b"ann's pack").await;
+    h.put_object(&ann.access, "snapshots", b"ann's snapshot")
+        .await;
+    h.put_object(&bob.access, "packs", b"bob's pack").await;
+    h.json(
+        Method::PUT,
+        "/v1/account/preferences",
+        Some(&ann.access),
+        Some(json!({ "surveys_research": true })),
+    )
+    .await;
+
+    let (status, headers, export) = h
+        .json_with_headers(Method::GET, "/v1/account/export", Some(&ann.access), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"coffer-export-2025-01-06.json\""
+    );
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    assert_eq!(export["format"], "coffer-account-export/1");
+    assert_eq!(export["account"]["email"], "ann@example.com");
+    assert_eq!(export["account"]["first_name"], "Ann");
+    assert_eq!(export["preferences"]["surveys_research"], true);
+    assert_eq!(export["sessions"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        export["devices"],
+        json!([{
+            "device_id": "dev-1", "device_name": "Ann's laptop", "first_seen_at": MONDAY_NOON,
+            "last_seen_at": MONDAY_NOON, "sessions": 2, "active_sessions": 2,
+        }])
+    );
+    assert_eq!(export["shares"], json!([]));
+    assert_eq!(export["objects"]["packs"].as_array().unwrap().len(), 1);
+    assert_eq!(export["objects"]["packs"][0]["size"], 10);
+    assert_eq!(
+        export["objects"]["snapshots"][0]["id"],
+        blake3::hash(b"ann's snapshot").to_hex().as_str()
+    );
+    assert_eq!(export["objects"]["indexes"], json!([]));
+    assert_eq!(export["two_factor"]["enabled"], false);
+    let text = export.to_string();
+    assert!(
+        !text.contains("bob"),
+        "another account's data in the export"
+    );
+    assert!(!text.contains(&bob.account_id));
+    assert!(!text.contains("argon2"), "password hash in the export");
+    assert!(!text.contains(&ann.access));
+}
+
+#[tokio::test]
+async fn deletion_ends_sessions_at_once_and_can_be_cancelled_within_the_grace_period() {
+    let h = Harness::new();
+    let s = h.account("ann@example.com").await;
+    let other = h.session("ann@example.com", PASSWORD).await;
+    let (status, body) = h
+        .json(
+            Method::DELETE,
+            "/v1/account",
+            Some(&s.access),
+            Some(json!({ "password": "wrong!" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(code(&body), "wrong_password");
+    let (status, body) = h
+        .json(
+            Method::DELETE,
+            "/v1/account",
+            Some(&s.access),
+            Some(json!({ "password": PASSWORD, "purge_now": "yes" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&body).starts_with("purge_now:"));
+
+    // Monday 2025-01-06 noon + 10 business days → purged at 00:00 on Tuesday 2025-01-21.
+    let (status, body) = h
+        .json(
+            Method::DELETE,
+            "/v1/account",
+            Some(&s.access),
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let purge_at = 1_737_417_600_000; // 2025-01-21T00:00:00Z
+    assert_eq!(
+        body,
+        json!({ "purged": false, "purge_at": purge_at, "purge_date": "2025-01-21" })
+    );
+    for token in [&s.access, &other.access] {
+        assert_eq!(
+            h.json(Method::GET, "/v1/account", Some(token), None)
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let mail = h.mails_to("ann@example.com", 2).await.remove(1);
+    assert!(body_of(&mail).contains("2025-01-21"), "{mail}");
+
+    let (status, body) = h.sign_in("ann@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(code(&body), "account_deleted");
+    assert!(message(&body).contains("2025-01-21"), "{body}");
+    assert_eq!(body["error"]["purge_at"], purge_at);
+    // The wrong password does not learn that.
+    assert_eq!(
+        code(&h.sign_in("ann@example.com", "wrong password").await.1),
+        "invalid_credentials"
+    );
+
+    let (status, body) = h
+        .json(
+            Method::POST,
+            "/v1/account/restore-deletion",
+            None,
+            Some(json!({ "email": "ann@example.com", "password": "wrong password" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(code(&body), "invalid_credentials");
+    h.clock.set_ms(purge_at - 1);
+    assert_eq!(jobs::run_due(&h.state).await.unwrap().accounts_purged, 0);
+    let (status, body) = h
+        .json(
+            Method::POST,
+            "/v1/account/restore-deletion",
+            None,
+            Some(json!({ "email": "ann@example.com", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["deletion"], Value::Null);
+    h.clock.set_ms(purge_at + DAY);
+    assert_eq!(jobs::run_due(&h.state).await.unwrap().accounts_purged, 0);
+    assert_eq!(
+        h.sign_in("ann@example.com", PASSWORD).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_purge_job_removes_rows_and_objects_after_ten_business_days_with_one_log_line() {
+    // Friday 2025-01-17 is a holiday here: one more day of grace.
+    let h = Harness::with(|c| c.holidays = Holidays::parse("2025-01-17\n").unwrap());
+    let ann = h.account("ann@example.com").await;
+    let bob = h.account("bob@example.com").await;
+    for data in [&b"pack one"[..], b"pack two", b"pack three"] {
+        h.put_object(&ann.access, "packs", data).await;
+    }
+    h.put_object(&ann.access, "snapshots", b"snap").await;
+    h.put_object(&bob.access, "packs", b"bob keeps this").await;
+    let (status, body) = h
+        .json(
+            Method::DELETE,
+            "/v1/account",
+            Some(&ann.access),
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(body["purge_date"], "2025-01-22");
+
+    let logs = LogCapture::start();
+    h.clock.set_ms(1_737_504_000_000 - 1); // just before 2025-01-22T00:00Z
+    assert_eq!(jobs::run_due(&h.state).await.unwrap().accounts_purged, 0);
+    assert!(h.dir.path().join("objects").join(&ann.account_id).exists());
+    h.clock.advance_ms(1);
+    assert_eq!(jobs::run_due(&h.state).await.unwrap().accounts_purged, 1);
+    assert_eq!(jobs::run_due(&h.state).await.unwrap().accounts_purged, 0);
+    let text = logs.text();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("account purged"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let expected = format!(
+        "account purged account_id={} objects=4 bytes={}",
+        ann.account_id,
+        8 + 8 + 10 + 4
+    );
+    assert!(lines[0].contains(&expected), "{}", lines[0]);
+
+    assert!(h
+        .state
+        .db
+        .account_by_id(ann.account_id.clone())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(h
+        .state
+        .db
+        .all_objects(ann.account_id.clone())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!h.dir.path().join("objects").join(&ann.account_id).exists());
+    assert_eq!(
+        code(&h.sign_in("ann@example.com", PASSWORD).await.1),
+        "invalid_credentials"
+    );
+    let (status, _) = h
+        .json(
+            Method::POST,
+            "/v1/account/restore-deletion",
+            None,
+            Some(json!({ "email": "ann@example.com", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Bob and his object are untouched; the email is free again.
+    assert_eq!(
+        h.state
+            .db
+            .all_objects(bob.account_id.clone())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        h.sign_up(sign_up_body("ann@example.com")).await.0,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn purge_now_deletes_at_once() {
+    let h = Harness::new();
+    let ann = h.account("ann@example.com").await;
+    h.put_object(&ann.access, "packs", b"gone soon").await;
+    let logs = LogCapture::start();
+    let (status, body) = h
+        .json(
+            Method::DELETE,
+            "/v1/account",
+            Some(&ann.access),
+            Some(json!({ "password": PASSWORD, "purge_now": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({ "purged": true, "objects": 1, "bytes": 9 }));
+    assert_eq!(logs.text().matches("account purged").count(), 1);
+    assert!(h
+        .state
+        .db
+        .account_by_id(ann.account_id.clone())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(h.state.db.account_count().await.unwrap(), 0);
+    assert_eq!(
+        h.json(Method::GET, "/v1/account", Some(&ann.access), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn no_password_token_or_key_reaches_the_logs() {
+    let h = Harness::new();
+    let logs = LogCapture::start();
+    let s = h.account("ann@example.com").await;
+    let (_, refreshed) = h
+        .json(
+            Method::POST,
+            "/v1/sessions/refresh",
+            None,
+            Some(json!({ "refresh_token": s.refresh })),
+        )
+        .await;
+    h.json(
+        Method::POST,
+        "/v1/password-reset",
+        None,
+        Some(json!({ "email": "ann@example.com" })),
+    )
+    .await;
+    let mails = h.mails_to("ann@example.com", 2).await;
+    let verify = link_in(&mails[0], "token=");
+    let reset = link_in(&mails[1], "token=");
+    let reset_token = reset.split("token=").nth(1).unwrap().to_owned();
+    h.json(
+        Method::POST,
+        "/v1/password-reset/confirm",
+        None,
+        Some(json!({ "token": reset_token, "new_password": "the second passphrase" })),
+    )
+    .await;
+    let s2 = h.session("ann@example.com", "the second passphrase").await;
+    let (_, setup) = h
+        .json(
+            Method::POST,
+            "/v1/account/totp/setup",
+            Some(&s2.access),
+            None,
+        )
+        .await;
+    h.json(Method::GET, "/v1/account/key", Some(&s2.access), None)
+        .await;
+    let text = logs.text();
+    assert!(text.contains("signed in"), "the capture works: {text}");
+    let data_key_b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, DATA_KEY);
+    for secret in [
+        PASSWORD,
+        "the second passphrase",
+        &s.access,
+        &s.refresh,
+        refreshed["access_token"].as_str().unwrap(),
+        refreshed["refresh_token"].as_str().unwrap(),
+        verify.split("token=").nth(1).unwrap(),
+        &reset_token,
+        &s2.access,
+        setup["secret"].as_str().unwrap(),
+        &data_key_b64,
+    ] {
+        assert!(
+            !text.contains(secret),
+            "a secret ({}…) is in the logs",
+            &secret[..4]
+        );
+    }
+}
