@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use coffer_client::{
-    AccountInfo, Agent, AppStatus, Dashboard, Error, ErrorKind, FolderInfo, RestoreRequest, RestoreSummary,
-    SignInRequest, SignUpRequest, SnapshotInfo,
+    AccountInfo, Activity, Agent, DeviceInfo, ExcludedFile, ExclusionSettings, FileVersion, FolderUsage, ScheduleSettings,
+    SchedulerStatus, SearchHit, TreeEntry, VerifyReport, Profile, ProfileUpdate, PasswordChange, SessionRecord,
+    CommunicationPreferences, PolicyInfo, ExportResult, DeletionScheduled, KeyMode, KeyStatus, KeyStrength, TotpSetup, AppStatus, Dashboard, Error, ErrorKind, FolderInfo, RestoreRequest, RestoreSummary,
+    SignInRequest, SignUpRequest, SignUpResult, SnapshotInfo,
 };
 use tauri::{AppHandle, Emitter, State};
 
@@ -31,10 +33,10 @@ pub async fn app_status(agent: AgentState<'_>) -> Result<AppStatus, Error> {
 }
 
 #[tauri::command]
-pub async fn sign_up(app: AppHandle, agent: AgentState<'_>, request: SignUpRequest) -> Result<AccountInfo, Error> {
-    let account = blocking(&agent, move |a| a.sign_up(&request)).await?;
+pub async fn sign_up(app: AppHandle, agent: AgentState<'_>, request: SignUpRequest) -> Result<SignUpResult, Error> {
+    let result = blocking(&agent, move |a| a.sign_up(&request)).await?;
     tray::refresh(&app);
-    Ok(account)
+    Ok(result)
 }
 
 #[tauri::command]
@@ -71,9 +73,270 @@ pub async fn list_snapshots(agent: AgentState<'_>) -> Result<Vec<SnapshotInfo>, 
     blocking(&agent, |a| a.snapshots()).await
 }
 
+/// Restores files; progress arrives as `restore-progress` events (at most ten
+/// a second) and the end as `restore-finished` plus a desktop notification.
 #[tauri::command]
-pub async fn restore(agent: AgentState<'_>, request: RestoreRequest) -> Result<RestoreSummary, Error> {
-    blocking(&agent, move |a| a.restore(&request, &mut |_| {})).await
+pub async fn restore(app: AppHandle, agent: AgentState<'_>, request: RestoreRequest) -> Result<RestoreSummary, Error> {
+    let events = app.clone();
+    let summary = blocking(&agent, move |a| {
+        let mut last_emit: Option<Instant> = None;
+        a.restore(&request, &mut |progress| {
+            if last_emit.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
+                last_emit = Some(Instant::now());
+                let _ = events.emit("restore-progress", progress);
+            }
+        })
+    })
+    .await?;
+    let _ = app.emit("restore-finished", &summary);
+    crate::notify(&app, "Restore finished", &format!("{} files restored into {}", summary.files, summary.target));
+    Ok(summary)
+}
+
+#[tauri::command]
+pub async fn list_devices(agent: AgentState<'_>) -> Result<Vec<DeviceInfo>, Error> {
+    blocking(&agent, |a| a.devices()).await
+}
+
+#[tauri::command]
+pub async fn browse(agent: AgentState<'_>, snapshot_id: String, path: Option<String>) -> Result<Vec<TreeEntry>, Error> {
+    blocking(&agent, move |a| a.browse(&snapshot_id, path.as_deref())).await
+}
+
+#[tauri::command]
+pub async fn search_files(agent: AgentState<'_>, query: String, snapshot_id: Option<String>) -> Result<Vec<SearchHit>, Error> {
+    blocking(&agent, move |a| a.search_files(&query, snapshot_id.as_deref())).await
+}
+
+#[tauri::command]
+pub async fn file_versions(agent: AgentState<'_>, path: String) -> Result<Vec<FileVersion>, Error> {
+    blocking(&agent, move |a| a.file_versions(&path)).await
+}
+
+#[tauri::command]
+pub async fn folder_usage(agent: AgentState<'_>) -> Result<Vec<FolderUsage>, Error> {
+    blocking(&agent, |a| a.folder_usage()).await
+}
+
+#[tauri::command]
+pub async fn exclusions(agent: AgentState<'_>) -> Result<ExclusionSettings, Error> {
+    blocking(&agent, |a| a.exclusions()).await
+}
+
+#[tauri::command]
+pub async fn set_exclusions(agent: AgentState<'_>, settings: ExclusionSettings) -> Result<ExclusionSettings, Error> {
+    blocking(&agent, move |a| a.set_exclusions(&settings)).await
+}
+
+#[tauri::command]
+pub async fn excluded_files(agent: AgentState<'_>) -> Result<Vec<ExcludedFile>, Error> {
+    blocking(&agent, |a| a.excluded_files()).await
+}
+
+#[tauri::command]
+pub async fn scheduler_status(agent: AgentState<'_>) -> Result<SchedulerStatus, Error> {
+    blocking(&agent, |a| a.scheduler_status()).await
+}
+
+#[tauri::command]
+pub async fn set_schedule(app: AppHandle, agent: AgentState<'_>, settings: ScheduleSettings) -> Result<SchedulerStatus, Error> {
+    let status = blocking(&agent, move |a| a.set_schedule(&settings)).await?;
+    scheduler_changed(&app, &status);
+    Ok(status)
+}
+
+#[tauri::command]
+pub async fn pause_backups(app: AppHandle, agent: AgentState<'_>, minutes: Option<u32>) -> Result<SchedulerStatus, Error> {
+    let status = blocking(&agent, move |a| a.pause(minutes)).await?;
+    scheduler_changed(&app, &status);
+    Ok(status)
+}
+
+#[tauri::command]
+pub async fn resume_backups(app: AppHandle, agent: AgentState<'_>) -> Result<SchedulerStatus, Error> {
+    let status = blocking(&agent, |a| a.resume()).await?;
+    scheduler_changed(&app, &status);
+    Ok(status)
+}
+
+/// Tells the window and the tray that the schedule or pause state changed.
+pub fn scheduler_changed(app: &AppHandle, status: &SchedulerStatus) {
+    let _ = app.emit("scheduler-changed", status);
+    tray::refresh(app);
+}
+
+#[tauri::command]
+pub fn autostart(app: AppHandle) -> Result<bool, Error> {
+    use tauri_plugin_autostart::ManagerExt;
+    app.autolaunch().is_enabled().map_err(|e| Error::new(ErrorKind::Io, format!("cannot read the start-at-login setting: {e}")))
+}
+
+#[tauri::command]
+pub fn set_autostart(app: AppHandle, enabled: bool) -> Result<bool, Error> {
+    use tauri_plugin_autostart::ManagerExt;
+    let launcher = app.autolaunch();
+    let result = if enabled { launcher.enable() } else { launcher.disable() };
+    result.map_err(|e| Error::new(ErrorKind::Io, format!("cannot change the start-at-login setting: {e}")))?;
+    Ok(enabled)
+}
+
+#[tauri::command]
+pub async fn verify_backup(agent: AgentState<'_>, read_data: bool) -> Result<VerifyReport, Error> {
+    blocking(&agent, move |a| a.verify(read_data).map(|(report, _)| report)).await
+}
+
+#[tauri::command]
+pub async fn profile(agent: AgentState<'_>) -> Result<Profile, Error> {
+    blocking(&agent, |a| a.profile()).await
+}
+
+#[tauri::command]
+pub async fn update_profile(agent: AgentState<'_>, update: ProfileUpdate) -> Result<Profile, Error> {
+    blocking(&agent, move |a| a.update_profile(&update)).await
+}
+
+#[tauri::command]
+pub async fn change_password(agent: AgentState<'_>, change: PasswordChange) -> Result<(), Error> {
+    blocking(&agent, move |a| a.change_password(&change)).await
+}
+
+#[tauri::command]
+pub async fn list_sessions(agent: AgentState<'_>) -> Result<Vec<SessionRecord>, Error> {
+    blocking(&agent, |a| a.sessions()).await
+}
+
+#[tauri::command]
+pub async fn revoke_session(app: AppHandle, agent: AgentState<'_>, id: String) -> Result<Vec<SessionRecord>, Error> {
+    let sessions = blocking(&agent, move |a| a.revoke_session(&id)).await?;
+    tray::refresh(&app);
+    Ok(sessions)
+}
+
+#[tauri::command]
+pub async fn sign_out_everywhere(app: AppHandle, agent: AgentState<'_>) -> Result<(), Error> {
+    blocking(&agent, |a| a.sign_out_everywhere()).await?;
+    tray::refresh(&app);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn preferences(agent: AgentState<'_>) -> Result<CommunicationPreferences, Error> {
+    blocking(&agent, |a| a.preferences()).await
+}
+
+#[tauri::command]
+pub async fn set_preferences(agent: AgentState<'_>, preferences: CommunicationPreferences) -> Result<CommunicationPreferences, Error> {
+    blocking(&agent, move |a| a.set_preferences(&preferences)).await
+}
+
+#[tauri::command]
+pub async fn policy(agent: AgentState<'_>) -> Result<PolicyInfo, Error> {
+    blocking(&agent, |a| a.policy()).await
+}
+
+#[tauri::command]
+pub async fn accept_policy(agent: AgentState<'_>, version: String) -> Result<PolicyInfo, Error> {
+    blocking(&agent, move |a| a.accept_policy(&version)).await
+}
+
+#[tauri::command]
+pub async fn export_data(agent: AgentState<'_>, path: String) -> Result<ExportResult, Error> {
+    blocking(&agent, move |a| a.export_data(&path)).await
+}
+
+#[tauri::command]
+pub async fn delete_account(app: AppHandle, agent: AgentState<'_>, password: String, purge_now: bool) -> Result<DeletionScheduled, Error> {
+    let scheduled = blocking(&agent, move |a| a.delete_account(&password, purge_now)).await?;
+    tray::refresh(&app);
+    Ok(scheduled)
+}
+
+#[tauri::command]
+pub async fn key_status(agent: AgentState<'_>) -> Result<KeyStatus, Error> {
+    blocking(&agent, |a| a.key_status()).await
+}
+
+#[tauri::command]
+pub async fn key_strength(agent: AgentState<'_>, key: String) -> Result<KeyStrength, Error> {
+    blocking(&agent, move |a| Ok(a.key_strength(&key))).await
+}
+
+#[tauri::command]
+pub async fn unlock(app: AppHandle, agent: AgentState<'_>, key: String, remember: bool) -> Result<KeyStatus, Error> {
+    let status = blocking(&agent, move |a| a.unlock(&key, remember)).await?;
+    tray::refresh(&app);
+    Ok(status)
+}
+
+#[tauri::command]
+pub async fn unlock_with_recovery(app: AppHandle, agent: AgentState<'_>, code: String, remember: bool) -> Result<KeyStatus, Error> {
+    let status = blocking(&agent, move |a| a.unlock_with_recovery(&code, remember)).await?;
+    tray::refresh(&app);
+    Ok(status)
+}
+
+#[tauri::command]
+pub async fn lock_now(app: AppHandle, agent: AgentState<'_>) -> Result<KeyStatus, Error> {
+    let status = blocking(&agent, |a| a.lock_now()).await?;
+    tray::refresh(&app);
+    Ok(status)
+}
+
+#[tauri::command]
+pub async fn change_key(agent: AgentState<'_>, current_key: String, new_key: String, password: String) -> Result<KeyStatus, Error> {
+    blocking(&agent, move |a| a.change_key(&current_key, &new_key, &password)).await
+}
+
+/// Switches key mode. To default: the person's key opens the data key, which
+/// is escrowed. Returns the new recovery code when switching to private.
+#[tauri::command]
+pub async fn switch_key_mode(agent: AgentState<'_>, to: KeyMode, key: Option<String>, password: String) -> Result<Option<String>, Error> {
+    blocking(&agent, move |a| match to {
+        KeyMode::Default => a.switch_to_default_key(key.as_deref().unwrap_or_default(), &password).map(|_| None),
+        KeyMode::Private => Err(Error::new(
+            ErrorKind::InvalidInput,
+            "switching an existing default-key account to a private key is not available in this version",
+        )),
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn request_password_reset(agent: AgentState<'_>, email: String, server_url: Option<String>) -> Result<(), Error> {
+    blocking(&agent, move |a| a.request_password_reset(&email, server_url.as_deref())).await
+}
+
+#[tauri::command]
+pub async fn resend_verification(agent: AgentState<'_>) -> Result<(), Error> {
+    blocking(&agent, |a| a.resend_verification()).await
+}
+
+#[tauri::command]
+pub async fn totp_setup(agent: AgentState<'_>) -> Result<TotpSetup, Error> {
+    blocking(&agent, |a| a.totp_setup()).await
+}
+
+#[tauri::command]
+pub async fn totp_enable(agent: AgentState<'_>, code: String) -> Result<Vec<String>, Error> {
+    blocking(&agent, move |a| a.totp_enable(&code)).await
+}
+
+#[tauri::command]
+pub async fn totp_disable(agent: AgentState<'_>, password: String) -> Result<(), Error> {
+    blocking(&agent, move |a| a.totp_disable(&password)).await
+}
+
+/// Writes text the person chose to save (a recovery kit) to a path picked in the save dialog.
+#[tauri::command]
+pub async fn save_text_file(path: String, text: String) -> Result<(), Error> {
+    tauri::async_runtime::spawn_blocking(move || coffer_client::save_private_text(&path, &text))
+        .await
+        .unwrap_or_else(|_| Err(Error::new(ErrorKind::Io, "the file could not be saved")))
+}
+
+#[tauri::command]
+pub async fn activity(agent: AgentState<'_>) -> Result<Activity, Error> {
+    blocking(&agent, |a| a.activity()).await
 }
 
 /// Starts a backup in the background. Progress arrives as `backup-progress`
@@ -83,37 +346,32 @@ pub fn backup_now(app: AppHandle, agent: AgentState<'_>) -> Result<(), Error> {
     start_backup(&app, &agent)
 }
 
-/// Starts a backup from a command or the tray.
+/// Starts a backup from a command, the tray or the scheduler.
 pub fn start_backup(app: &AppHandle, agent: &Arc<Agent>) -> Result<(), Error> {
-    if agent.current_progress().is_some() {
-        return Err(Error::new(ErrorKind::Busy, "a backup is already running"));
-    }
-    let app = app.clone();
-    let agent = Arc::clone(agent);
-    std::thread::Builder::new()
-        .name("coffer-backup".into())
-        .spawn(move || {
-            let mut last_emit: Option<Instant> = None;
-            let result = agent.backup_now(&mut |progress| {
-                let due = last_emit.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
-                if due || progress.phase == coffer_client::BackupPhase::Done {
-                    last_emit = Some(Instant::now());
-                    let _ = app.emit("backup-progress", progress);
-                    tray::show_progress(&app, Some(progress));
-                }
-            });
-            tray::show_progress(&app, None);
+    let (events, finished) = (app.clone(), app.clone());
+    let mut last_emit: Option<Instant> = None;
+    agent.spawn_backup(
+        move |progress| {
+            let due = last_emit.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+            if due || progress.phase == coffer_client::BackupPhase::Done {
+                last_emit = Some(Instant::now());
+                let _ = events.emit("backup-progress", progress);
+                tray::show_progress(&events, Some(progress));
+            }
+        },
+        move |result| {
+            tray::show_progress(&finished, None);
             match result {
                 Ok(report) => {
-                    let _ = app.emit("backup-finished", &report);
+                    let _ = finished.emit("backup-finished", &report);
                 }
                 Err(err) => {
                     tracing::warn!(kind = ?err.kind, "backup failed: {}", err.message);
-                    tray::show_error(&app, &err.message);
-                    let _ = app.emit("backup-failed", &err);
+                    tray::show_error(&finished, &err.message);
+                    crate::notify(&finished, "Backup failed", &err.message);
+                    let _ = finished.emit("backup-failed", &err);
                 }
             }
-        })
-        .map_err(|e| Error::new(ErrorKind::Server, format!("could not start the backup: {e}")))?;
-    Ok(())
+        },
+    )
 }

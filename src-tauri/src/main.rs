@@ -6,7 +6,7 @@ mod tray;
 
 use std::sync::Arc;
 
-use coffer_client::{Agent, AgentOptions};
+use coffer_client::{Agent, AgentOptions, Scheduler};
 use tauri::{Manager, WindowEvent};
 
 fn main() {
@@ -17,6 +17,8 @@ fn main() {
     tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| show_main_window(app)))
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec!["--minimized"])))
         .setup(|app| {
             let config_dir = match std::env::var_os("COFFER_CONFIG_DIR") {
                 Some(dir) if !dir.is_empty() => dir.into(),
@@ -33,8 +35,20 @@ fn main() {
                     agent.set_server_url(&url).map_err(|e| e.message)?;
                 }
             }
-            app.manage(Arc::new(agent));
+            let agent = Arc::new(agent);
+            app.manage(Arc::clone(&agent));
             tray::install(app.handle())?;
+            // Continuous and scheduled backups run as long as Coffer does.
+            let (handle, for_scheduler) = (app.handle().clone(), Arc::clone(&agent));
+            let scheduler =
+                Scheduler::start(Arc::clone(&agent), Box::new(move || commands::start_backup(&handle, &for_scheduler)));
+            app.manage(scheduler);
+            // Started at login: stay in the tray until the person opens the window.
+            if std::env::args().any(|a| a == "--minimized") {
+                if let Some(window) = app.get_webview_window("main") {
+                    let _ = window.hide();
+                }
+            }
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -55,9 +69,58 @@ fn main() {
             commands::backup_now,
             commands::list_snapshots,
             commands::restore,
+            commands::list_devices,
+            commands::browse,
+            commands::search_files,
+            commands::file_versions,
+            commands::activity,
+            commands::verify_backup,
+            commands::profile,
+            commands::update_profile,
+            commands::change_password,
+            commands::list_sessions,
+            commands::revoke_session,
+            commands::sign_out_everywhere,
+            commands::preferences,
+            commands::set_preferences,
+            commands::policy,
+            commands::accept_policy,
+            commands::export_data,
+            commands::delete_account,
+            commands::key_status,
+            commands::key_strength,
+            commands::unlock,
+            commands::unlock_with_recovery,
+            commands::lock_now,
+            commands::change_key,
+            commands::switch_key_mode,
+            commands::request_password_reset,
+            commands::resend_verification,
+            commands::totp_setup,
+            commands::totp_enable,
+            commands::totp_disable,
+            commands::save_text_file,
+            commands::folder_usage,
+            commands::exclusions,
+            commands::set_exclusions,
+            commands::excluded_files,
+            commands::scheduler_status,
+            commands::set_schedule,
+            commands::pause_backups,
+            commands::resume_backups,
+            commands::autostart,
+            commands::set_autostart,
         ])
         .run(tauri::generate_context!())
         .expect("Coffer could not start its window");
+}
+
+/// A desktop notification; failures (no notification daemon) only go to the log.
+pub(crate) fn notify(app: &tauri::AppHandle, title: &str, body: &str) {
+    use tauri_plugin_notification::NotificationExt;
+    if let Err(err) = app.notification().builder().title(title).body(body).show() {
+        tracing::info!("no desktop notification shown: {err}");
+    }
 }
 
 pub(crate) fn show_main_window(app: &tauri::AppHandle) {

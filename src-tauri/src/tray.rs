@@ -12,11 +12,13 @@ const TRAY_ID: &str = "coffer";
 
 struct TrayItems {
     status: MenuItem<Wry>,
+    pause: MenuItem<Wry>,
 }
 
 fn icon(state: &str) -> Option<Image<'static>> {
     let bytes: &'static [u8] = match state {
         "backing-up" => include_bytes!("../../icons/tray/backing-up.png"),
+        "paused" => include_bytes!("../../icons/tray/paused.png"),
         "error" => include_bytes!("../../icons/tray/error.png"),
         _ => include_bytes!("../../icons/tray/idle.png"),
     };
@@ -27,9 +29,10 @@ fn icon(state: &str) -> Option<Image<'static>> {
 pub fn install(app: &AppHandle) -> tauri::Result<()> {
     let status = MenuItem::with_id(app, "status", "Coffer is idle", false, None::<&str>)?;
     let backup = MenuItem::with_id(app, "backup-now", "Back up now", true, None::<&str>)?;
+    let pause = MenuItem::with_id(app, "pause", "Pause backups", true, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open Coffer", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit Coffer", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&status, &backup, &open, &quit])?;
+    let menu = Menu::with_items(app, &[&status, &backup, &pause, &open, &quit])?;
     let mut builder = TrayIconBuilder::with_id(TRAY_ID)
         .tooltip("Coffer")
         .menu(&menu)
@@ -40,6 +43,14 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
                     show_error(app, &err.message);
                 }
             }
+            "pause" => {
+                let agent = app.state::<Arc<Agent>>().inner().clone();
+                let result = if agent.is_paused() { agent.resume() } else { agent.pause(None) };
+                match result {
+                    Ok(status) => crate::commands::scheduler_changed(app, &status),
+                    Err(err) => show_error(app, &err.message),
+                }
+            }
             "open" => crate::show_main_window(app),
             "quit" => app.exit(0),
             _ => {}
@@ -48,7 +59,7 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
         builder = builder.icon(image);
     }
     builder.build(app)?;
-    app.manage(TrayItems { status });
+    app.manage(TrayItems { status, pause });
     refresh(app);
     Ok(())
 }
@@ -63,10 +74,20 @@ fn set_status(app: &AppHandle, text: &str, state: &str) {
     }
 }
 
-/// Shows idle or signed-out state.
+/// Shows idle, paused or signed-out state.
 pub fn refresh(app: &AppHandle) {
-    let signed_in = app.try_state::<Arc<Agent>>().is_some_and(|a| a.is_signed_in().unwrap_or(false));
-    set_status(app, if signed_in { "Coffer is idle" } else { "Not signed in" }, "idle");
+    let Some(agent) = app.try_state::<Arc<Agent>>() else { return };
+    let paused = agent.is_paused();
+    if let Some(items) = app.try_state::<TrayItems>() {
+        let _ = items.pause.set_text(if paused { "Resume backups" } else { "Pause backups" });
+    }
+    if !agent.is_signed_in().unwrap_or(false) {
+        set_status(app, "Not signed in", "idle");
+    } else if paused {
+        set_status(app, "Backups are paused", "paused");
+    } else {
+        set_status(app, "Coffer is idle", "idle");
+    }
 }
 
 /// Shows a running backup's percentage, or idle when `progress` is None.

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use coffer_client::{Agent, AgentOptions, ErrorKind, RestoreRequest, SignInRequest, SignUpRequest};
+use coffer_client::{Agent, AgentOptions, EntryKind, ErrorKind, KeyMode, RestoreRequest, SignInRequest, SignUpRequest};
 use coffer_testkit::{dataset, TestServer};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -25,6 +25,8 @@ fn sign_up(agent: &Agent, server: &TestServer, email: &str) {
             password: PASSWORD.into(),
             confirm_age: true,
             server_url: Some(server.url.clone()),
+            key_mode: KeyMode::Default,
+            private_key: None,
         })
         .expect("sign-up succeeds");
 }
@@ -67,7 +69,7 @@ fn second_backup_reads_only_the_changed_file_and_both_points_restore() {
     let latest = home.path().join("restore-latest");
     let summary = agent
         .restore(
-            &RestoreRequest { snapshot_id: second.snapshot_id.clone(), paths: vec![], target: latest.to_string_lossy().into() },
+            &RestoreRequest { snapshot_id: second.snapshot_id.clone(), paths: vec![], target: Some(latest.to_string_lossy().into()), conflict: Default::default() },
             &mut |_| {},
         )
         .unwrap();
@@ -77,7 +79,7 @@ fn second_backup_reads_only_the_changed_file_and_both_points_restore() {
     let older = home.path().join("restore-older");
     agent
         .restore(
-            &RestoreRequest { snapshot_id: first.snapshot_id[..10].to_owned(), paths: vec![], target: older.to_string_lossy().into() },
+            &RestoreRequest { snapshot_id: first.snapshot_id[..10].to_owned(), paths: vec![], target: Some(older.to_string_lossy().into()), conflict: Default::default() },
             &mut |_| {},
         )
         .unwrap();
@@ -99,11 +101,11 @@ fn a_new_device_of_the_same_account_restores_and_another_account_sees_nothing() 
 
     let desktop = agent(&home.path().join("desktop"));
     desktop
-        .sign_in(&SignInRequest { email: "grace@example.com".into(), password: PASSWORD.into(), server_url: Some(server.url.clone()) })
+        .sign_in(&SignInRequest { email: "grace@example.com".into(), password: PASSWORD.into(), server_url: Some(server.url.clone()), totp_code: None })
         .unwrap();
     let target = home.path().join("restored");
     desktop
-        .restore(&RestoreRequest { snapshot_id: "latest".into(), paths: vec![], target: target.to_string_lossy().into() }, &mut |_| {})
+        .restore(&RestoreRequest { snapshot_id: "latest".into(), paths: vec![], target: Some(target.to_string_lossy().into()), conflict: Default::default() }, &mut |_| {})
         .unwrap();
     dataset::assert_same_tree(&data, &target.join("Photos"));
 
@@ -122,7 +124,7 @@ fn signed_out_agents_refuse_and_wrong_passwords_say_so() {
     agent.sign_out().unwrap();
     assert_eq!(agent.snapshots().unwrap_err().kind, ErrorKind::NotSignedIn);
     let err = agent
-        .sign_in(&SignInRequest { email: "alan@example.com".into(), password: "not the password".into(), server_url: None })
+        .sign_in(&SignInRequest { email: "alan@example.com".into(), password: "not the password".into(), server_url: None, totp_code: None })
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidCredentials);
     let err = agent
@@ -133,6 +135,8 @@ fn signed_out_agents_refuse_and_wrong_passwords_say_so() {
             password: PASSWORD.into(),
             confirm_age: false,
             server_url: None,
+            key_mode: KeyMode::Default,
+            private_key: None,
         })
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::AgeNotConfirmed);
@@ -170,4 +174,63 @@ fn copy_tree(from: &Path, to: &Path) {
             fs::copy(entry.path(), &dest).unwrap();
         }
     }
+}
+
+#[test]
+fn the_restore_browser_lists_searches_and_shows_versions() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("Work");
+    fs::create_dir_all(data.join("reports/2026")).unwrap();
+    fs::write(data.join("reports/2026/q1.txt"), b"first draft").unwrap();
+    fs::write(data.join("notes.md"), b"notes").unwrap();
+    let agent = agent(&home.path().join("agent"));
+    sign_up(&agent, &server, "browse@example.com");
+    agent.add_folder(data.to_str().unwrap()).unwrap();
+    let first = agent.backup_now(&mut |_| {}).unwrap();
+
+    fs::write(data.join("reports/2026/q1.txt"), b"final version, longer").unwrap();
+    let second = agent.backup_now(&mut |_| {}).unwrap();
+    // A third backup with nothing changed is not a new version.
+    let third = agent.backup_now(&mut |_| {}).unwrap();
+
+    let root = data.to_str().unwrap();
+    let roots = agent.browse(&third.snapshot_id, None).unwrap();
+    assert_eq!(roots.len(), 1);
+    assert_eq!(roots[0].path, root);
+    assert_eq!(roots[0].name, "Work");
+
+    let top = agent.browse(&third.snapshot_id, Some(root)).unwrap();
+    let names: Vec<_> = top.iter().map(|e| (e.name.as_str(), e.kind)).collect();
+    assert_eq!(names, vec![("reports", EntryKind::Dir), ("notes.md", EntryKind::File)], "folders first");
+
+    let q1 = format!("{root}/reports/2026/q1.txt");
+    let old_listing = agent.browse(&first.snapshot_id, Some(&format!("{root}/reports/2026"))).unwrap();
+    assert_eq!(old_listing[0].path, q1);
+    assert_eq!(old_listing[0].size, "first draft".len() as u64);
+
+    let hits = agent.search_files("Q1", None).unwrap();
+    assert_eq!(hits.len(), 1, "one path, reported once across three backups: {hits:?}");
+    assert_eq!(hits[0].path, q1);
+    assert_eq!(hits[0].snapshot_id, third.snapshot_id, "from the newest backup that has it");
+    assert!(agent.search_files("nothing-like-this", None).unwrap().is_empty());
+    assert_eq!(agent.search_files("  ", None).unwrap_err().kind, ErrorKind::InvalidInput);
+
+    let versions = agent.file_versions(&q1).unwrap();
+    let ids: Vec<_> = versions.iter().map(|v| v.snapshot_id.as_str()).collect();
+    assert_eq!(ids, vec![second.snapshot_id.as_str(), first.snapshot_id.as_str()], "newest first, unchanged backups skipped");
+    assert_eq!(versions[0].size, "final version, longer".len() as u64);
+
+    assert_eq!(agent.browse(&third.snapshot_id, Some(&format!("{root}/missing"))).unwrap_err().kind, ErrorKind::NotFound);
+    assert_eq!(agent.browse(&third.snapshot_id, Some(&q1)).unwrap_err().kind, ErrorKind::InvalidInput);
+    assert_eq!(agent.file_versions(&format!("{root}/missing.txt")).unwrap_err().kind, ErrorKind::NotFound);
+
+    let devices = agent.devices().unwrap();
+    assert_eq!(devices.len(), 1);
+    assert!(devices[0].this_device);
+    assert_eq!(devices[0].snapshots, 3);
+
+    let runs = agent.backup_runs(10).unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[0].snapshot_id.as_deref(), Some(third.snapshot_id.as_str()));
 }

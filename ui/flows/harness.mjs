@@ -99,6 +99,7 @@ export async function launchBrowser() {
     viewport: { width: 960, height: 640 },
     colorScheme: 'light',
     reducedMotion: 'reduce',
+    acceptDownloads: true,
   });
   return {
     context,
@@ -111,6 +112,7 @@ export async function launchBrowser() {
 
 export async function openApp(harness, { options = {}, colorScheme = 'light' } = {}) {
   const page = await harness.context.newPage();
+  page.setDefaultTimeout(10_000);
   await page.emulateMedia({ colorScheme });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
@@ -123,7 +125,7 @@ export async function openApp(harness, { options = {}, colorScheme = 'light' } =
 }
 
 export async function shot(page, name) {
-  await mkdir(ARTIFACTS, { recursive: true });
+  await mkdir(dirname(join(ARTIFACTS, `${name}.png`)), { recursive: true });
   // Let transitions and the next frame settle so the picture shows the new state.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });

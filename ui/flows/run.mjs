@@ -20,10 +20,24 @@ after(async () => {
   await harness.server?.close();
 });
 
+const H = 3_600_000;
+const D = 24 * H;
+const ROOTS = ['/home/ada/Documents', '/home/ada/Pictures'];
 const SNAPSHOTS = [
-  { id: 'snap-2', time: Date.now() - 3_600_000, device_name: 'ada-laptop', roots: ['/home/ada/Documents', '/home/ada/Pictures'], files: 1_284, bytes: 3_400_000_000 },
-  { id: 'snap-1', time: Date.now() - 3 * 86_400_000, device_name: 'ada-desktop', roots: ['/home/ada/Documents'], files: 1_020, bytes: 2_100_000_000 },
+  { id: 'snap-2', time: Date.now() - H, device_name: 'ada-laptop', device_id: 'dev-laptop', roots: ROOTS, files: 1_284, bytes: 3_400_000_000 },
+  { id: 'snap-1', time: Date.now() - 3 * D, device_name: 'ada-desktop', device_id: 'dev-desktop', roots: ['/home/ada/Documents'], files: 1_020, bytes: 2_100_000_000 },
 ];
+/** A week of backups from one laptop (hours ago), for the restore timeline. */
+const HISTORY = [0.4, 3.2, 5.5, 26, 31, 50, 75, 122, 146].map((hoursAgo, i, all) => ({
+  id: `snap-${all.length - i}`,
+  time: Date.now() - Math.round(hoursAgo * H),
+  device_name: 'ada-laptop',
+  device_id: 'dev-laptop',
+  roots: ROOTS,
+  files: 1_284 - i * 3,
+  bytes: 3_400_000_000 - i * 12_000_000,
+}));
+const FOLDERS = ['/home/ada/Documents', '/home/ada/Pictures', '/home/ada/Projects/coffer'];
 
 test('sign up → add folder → back up now → restore', async () => {
   const { page, errors } = await openApp(harness, { options: { stepMs: 300 } });
@@ -78,7 +92,7 @@ test('sign up → add folder → back up now → restore', async () => {
   await page.click('#nav-restore');
   await page.waitForSelector('#restore-snapshot option[value="snap-1"]', { state: 'attached' });
   assert.equal(await page.inputValue('#restore-snapshot'), 'snap-1');
-  await page.selectOption('#restore-scope', '/home/ada/Documents');
+  await page.check('#restore-tree li[data-path="/home/ada/Documents"] input');
   await page.fill('#restore-target', '/home/ada/Restored');
   await shot(page, '08-restore');
   await page.click('#restore-submit');
@@ -88,7 +102,7 @@ test('sign up → add folder → back up now → restore', async () => {
 
   const restoreCall = await page.evaluate(() => window.__cofferMock.calls.find((c) => c.cmd === 'restore'));
   assert.deepEqual(restoreCall.args, {
-    request: { snapshot_id: 'snap-1', paths: ['/home/ada/Documents'], target: '/home/ada/Restored' },
+    request: { snapshot_id: 'snap-1', paths: ['/home/ada/Documents'], target: '/home/ada/Restored', conflict: 'keep_both' },
   });
 
   await page.click('#sign-out');
@@ -127,6 +141,30 @@ test('sign-up errors from the service land where they belong', async () => {
   await offline.page.waitForSelector('#server-url');
   await shot(offline.page, '12-signup-network-error-dark');
   await offline.page.close();
+});
+
+test('sign in with two-step: the code field appears, a wrong code is refused', async () => {
+  const { page, errors } = await openApp(harness, { options: { totp: true } });
+  await page.waitForSelector('#show-signin');
+  await page.click('#show-signin');
+  await page.fill('#signin-email', 'ada@example.com');
+  await page.fill('#signin-password', 'correct horse battery');
+  await page.click('#signin-submit');
+  await page.waitForSelector('#signin-totp');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'signin-totp');
+  await page.fill('#signin-password', 'correct horse battery');
+  await page.fill('#signin-totp', '000000');
+  await page.click('#signin-submit');
+  await page.waitForSelector('#signin-totp-error:has-text("did not work")');
+  await shot(page, '13b-signin-two-step');
+  await page.fill('#signin-password', 'correct horse battery');
+  await page.fill('#signin-totp', '123456');
+  await page.click('#signin-submit');
+  await page.waitForSelector('#nav-dashboard');
+  const last = await page.evaluate(() => window.__cofferMock.calls.filter((c) => c.cmd === 'sign_in').pop().args.request);
+  assert.equal(last.totp_code, '123456');
+  assert.deepEqual(errors, []);
+  await page.close();
 });
 
 test('sign in, wrong password then right', async () => {
@@ -172,8 +210,9 @@ test('signed in with history: picker, remove, dark mode', async () => {
   await page.click('#nav-restore');
   await page.waitForSelector('#restore-snapshot');
   assert.equal(await page.inputValue('#restore-snapshot'), 'snap-2');
-  const scopes = await page.$$eval('#restore-scope option', (os) => os.map((o) => o.value));
-  assert.deepEqual(scopes, ['', '/home/ada/Documents', '/home/ada/Pictures']);
+  const devices = await page.$$eval('#restore-device option', (os) => os.map((o) => o.value));
+  assert.deepEqual(devices, ['', 'dev-laptop', 'dev-desktop']);
+  await page.waitForSelector('#restore-tree li[data-path="/home/ada/Pictures"]');
   await page.click('#restore-submit');
   await page.waitForSelector('#restore-target-error');
   await page.click('#restore-pick-target');
@@ -206,6 +245,22 @@ test('the smallest window (760×560) still fits', async () => {
   // Nothing wider than the window: no sideways scrolling anywhere.
   assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 760);
   await shot(page, '18-dashboard-small');
+  for (const [nav, landmark, name] of [
+    ['#nav-folders', '#excluded-files li', '18b-folders-small'],
+    ['#nav-restore', '#restore-tree li', '18c-restore-small'],
+    ['#nav-schedule', '#watch-status', '18d-schedule-small'],
+    ['#nav-activity', '#activity-backups', '18e-activity-small'],
+    ['#nav-settings', '#profile-first', '18f-settings-small'],
+  ]) {
+    await page.click(nav);
+    await page.waitForSelector(landmark);
+    const wide = await page.evaluate(() => {
+      const main = document.querySelector('main');
+      return { page: document.documentElement.scrollWidth, main: main.scrollWidth - main.clientWidth };
+    });
+    assert.deepEqual(wide, { page: 760, main: 0 }, `${nav} fits the smallest window`);
+    await shot(page, name);
+  }
   await page.click('#sign-out');
   await page.click('#show-signup');
   await page.waitForSelector('#signup-first');
@@ -213,3 +268,495 @@ test('the smallest window (760×560) still fits', async () => {
   await shot(page, '19-welcome-small');
   await page.close();
 });
+
+test('sign up with a private key → recovery kit → dashboard', async () => {
+  const { page, errors } = await openApp(harness);
+  await page.waitForSelector('#signup-first');
+  await page.fill('#signup-first', 'Ada');
+  await page.fill('#signup-last', 'Lovelace');
+  await page.fill('#signup-email', 'ada@example.com');
+  await page.fill('#signup-password', 'correct horse battery');
+  await page.check('#signup-age');
+  await page.check('#signup-key-private');
+  await page.waitForSelector('#signup-private-key');
+
+  // A weak key: the meter says so, and sign-up refuses it.
+  await page.fill('#signup-private-key', 'hunter2');
+  await page.waitForSelector('#key-strength[data-score="1"]');
+  await page.click('#signup-submit');
+  await page.waitForSelector('#signup-private-key-error');
+  assert.match(await page.textContent('#signup-private-key-error'), /too easy to guess/);
+  assert.match(await page.textContent('#signup-key-confirm-error'), /Tick this/);
+  assert.equal((await page.evaluate(() => window.__cofferMock.calls.filter((c) => c.cmd === 'sign_up'))).length, 0);
+  await shot(page, '20-signup-private-key-weak');
+
+  await page.fill('#signup-private-key', 'correct horse battery staple');
+  await page.waitForSelector('#key-strength[data-score="4"]');
+  await page.fill('#signup-private-key-repeat', 'correct horse battery stapel');
+  await page.check('#signup-key-confirm');
+  await page.click('#signup-submit');
+  await page.waitForSelector('#signup-private-key-repeat-error');
+  await page.fill('#signup-private-key-repeat', 'correct horse battery staple');
+  await shot(page, '21-signup-private-key-ready');
+  await page.click('#signup-submit');
+
+  // The recovery kit, once; Continue needs the checkbox.
+  await page.waitForSelector('#recovery-code');
+  assert.equal((await page.textContent('#recovery-code')).replace(/\s+/g, ''), 'K7QM2XPA9RTB4WZC8NDF');
+  const signUp = await page.evaluate(() => window.__cofferMock.calls.find((c) => c.cmd === 'sign_up').args.request);
+  assert.equal(signUp.key_mode, 'private');
+  assert.equal(signUp.private_key, 'correct horse battery staple');
+  await shot(page, '22-recovery-kit');
+  await page.click('#recovery-continue');
+  await page.waitForSelector('#recovery-saved-error');
+  assert.equal(await page.locator('#nav-dashboard').count(), 0);
+
+  // Save as file: the save dialog picks the place, Rust writes the text.
+  await page.click('#recovery-save');
+  await page.waitForFunction(() => Object.keys(window.__cofferMock.state.savedFiles).length > 0);
+  const saved = await page.evaluate(() => window.__cofferMock.state.savedFiles);
+  assert.deepEqual(Object.keys(saved), ['/home/ada/coffer-recovery-kit.txt']);
+  const text = saved['/home/ada/coffer-recovery-kit.txt'];
+  assert.match(text, /K7QM-2XPA-9RTB-4WZC-8NDF/);
+  assert.match(text, /ada@example\.com/);
+
+  // Print shows only the kit.
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.isVisible('#recovery-continue'), false);
+  assert.equal(await page.isVisible('#recovery-code'), true);
+  await page.emulateMedia({ media: 'screen' });
+
+  await page.check('#recovery-saved');
+  await page.click('#recovery-continue');
+  await page.waitForSelector('#nav-dashboard');
+  await page.waitForSelector('text=No folders yet — add one to start backing up');
+  // The code is gone from the page.
+  assert.equal(await page.evaluate(() => document.body.textContent.includes('K7QM')), false);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('locked on a new device: wrong key, then the recovery code', async () => {
+  const { page, errors } = await openApp(harness, { options: { locked: true, folders: FOLDERS.slice(0, 2), snapshots: SNAPSHOTS } });
+  await page.waitForSelector('#unlock-key');
+  await shot(page, '23-unlock');
+  await page.click('#unlock-submit');
+  assert.match(await page.textContent('#unlock-key-error'), /Enter your encryption key/);
+  await page.fill('#unlock-key', 'not my key');
+  await page.click('#unlock-submit');
+  await page.waitForSelector('#unlock-key-error:has-text("does not unlock")');
+  await page.click('#unlock-use-recovery');
+  await page.waitForSelector('#unlock-recovery-code');
+  await page.click('#unlock-lost summary');
+  await shot(page, '24-unlock-recovery-lost');
+  await page.fill('#unlock-recovery-code', 'k7qm-2xpa-9rtb-4wzc-8ndf');
+  await page.check('#unlock-remember');
+  await page.click('#unlock-submit');
+  await page.waitForSelector('#nav-dashboard');
+  const call = await page.evaluate(() => window.__cofferMock.calls.find((c) => c.cmd === 'unlock_with_recovery').args);
+  assert.deepEqual(call, { code: 'k7qm-2xpa-9rtb-4wzc-8ndf', remember: true });
+
+  // Settings → Encryption → Lock now brings the Unlock screen back; the key opens it again.
+  await page.click('#nav-settings');
+  await page.click('#settings-tab-encryption');
+  await page.waitForSelector('#key-mode[data-mode="private"]');
+  await page.click('#key-lock');
+  await page.waitForSelector('#unlock-key');
+  await page.fill('#unlock-key', 'correct horse battery staple');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#nav-dashboard');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('restore browser: timeline, tree, search, versions, select many → restore', async () => {
+  const { page, errors } = await openApp(harness, { options: { signedIn: true, folders: FOLDERS.slice(0, 2), snapshots: HISTORY, stepMs: 120 } });
+  await page.waitForSelector('#nav-restore');
+  await page.click('#nav-restore');
+  await page.waitForSelector('#restore-tree li[data-path="/home/ada/Documents"]');
+  assert.equal(await page.inputValue('#restore-snapshot'), HISTORY[0].id);
+  assert.equal(await page.locator('#restore-timeline .point').count(), HISTORY.length);
+
+  // An older point in time from the timeline; into Documents, then Taxes, back by breadcrumb.
+  await page.click(`#restore-timeline [data-snapshot="${HISTORY[3].id}"]`);
+  assert.equal(await page.inputValue('#restore-snapshot'), HISTORY[3].id);
+  await page.click('#restore-tree li[data-path="/home/ada/Documents"] button.name');
+  await page.waitForSelector('#restore-tree li[data-path="/home/ada/Documents/Taxes"]');
+  await page.click('#restore-tree li[data-path="/home/ada/Documents/Taxes"] button.name');
+  await page.waitForSelector('#restore-tree li[data-path="/home/ada/Documents/Taxes/2024"]');
+  assert.deepEqual(await page.$$eval('#restore-breadcrumbs li', (ls) => ls.map((l) => l.textContent.trim())), ['All folders', 'Documents', 'Taxes']);
+  await page.click('#restore-breadcrumbs button:has-text("Documents")');
+  await page.waitForSelector('#restore-tree li[data-path="/home/ada/Documents/report-2024.pdf"]');
+
+  // Tick several.
+  await page.check('#restore-tree li[data-path="/home/ada/Documents/report-2024.pdf"] input');
+  await page.check('#restore-tree li[data-path="/home/ada/Documents/notes.txt"] input');
+  await page.check('#restore-tree li[data-path="/home/ada/Documents/photos"] input');
+  assert.match(await page.textContent('#restore-selection'), /3 items chosen/);
+  await shot(page, '25-restore-browser');
+
+  // Versions of one file.
+  await page.click('#restore-tree li[data-path="/home/ada/Documents/notes.txt"] button.versions');
+  await page.waitForSelector('#versions-list li');
+  assert.ok((await page.locator('#versions-list li').count()) >= 3);
+  await shot(page, '26-restore-versions');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#versions-dialog', { state: 'detached' });
+
+  // Search by name across every backup.
+  await page.fill('#restore-search', 'holiday');
+  await page.check('#restore-search-all');
+  await page.click('#restore-search-submit');
+  await page.waitForSelector('#restore-hits li');
+  assert.ok((await page.locator('#restore-hits li').count()) > 2);
+  await shot(page, '27-restore-search');
+  await page.click('#restore-search-clear');
+  await page.waitForSelector('#restore-tree');
+  assert.match(await page.textContent('#restore-selection'), /3 items chosen/);
+
+  // Back where they were, overwriting; progress, then done.
+  await page.check('#restore-where-original');
+  await page.selectOption('#restore-conflict', 'overwrite');
+  await page.click('#restore-submit');
+  await page.waitForSelector('#restore-progress');
+  await shot(page, '28-restore-progress');
+  await page.waitForSelector('#restore-result');
+  assert.match(await page.textContent('#restore-result'), /restored into\s+the original folders/);
+  await shot(page, '29-restore-done');
+  const call = await page.evaluate(() => window.__cofferMock.calls.find((c) => c.cmd === 'restore').args.request);
+  assert.deepEqual(call, {
+    snapshot_id: HISTORY[3].id,
+    paths: ['/home/ada/Documents/report-2024.pdf', '/home/ada/Documents/notes.txt', '/home/ada/Documents/photos'],
+    target: null,
+    conflict: 'overwrite',
+  });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('folders, schedule and activity', async () => {
+  const { page, errors } = await openApp(harness, { options: { signedIn: true, folders: FOLDERS, snapshots: SNAPSHOTS, watchFallback: 'This computer allows watching 8,192 folders; yours have 21,400.' } });
+  await page.waitForSelector('#nav-folders');
+  await page.click('#nav-folders');
+  await page.waitForSelector('#folders-usage li[data-path="/home/ada/Documents"] .bytes');
+  assert.match(await page.textContent('#folders-usage li[data-path="/home/ada/Documents"]'), /2.1 GB.*1,020 files/s);
+  await page.waitForSelector('#excluded-files li');
+  await page.check('#exclude-preset-temporary');
+  await page.fill('#exclude-pattern-input', '*.vmdk');
+  await page.press('#exclude-pattern-input', 'Enter');
+  await page.check('#exclude-limit-on');
+  await page.fill('#exclude-max-size', '500');
+  await page.click('#exclusions-save');
+  await page.waitForSelector('text=Saved. The next backup uses these rules.');
+  const saved = await page.evaluate(() => window.__cofferMock.calls.find((c) => c.cmd === 'set_exclusions').args.settings);
+  assert.deepEqual(saved, { patterns: ['*.iso', '*.vmdk'], max_file_size: 500_000_000, presets: ['caches', 'node_modules', 'temporary'] });
+  await page.waitForSelector('#excluded-files li:has-text("Larger than your size limit")');
+
+  await page.click('#nav-schedule');
+  await page.waitForSelector('#watch-status');
+  assert.match(await page.textContent('#watch-status'), /21,400/);
+  await page.check('#schedule-daily');
+  await page.fill('#schedule-daily-at', '21:30');
+  await page.check('#limit-upload-on');
+  await page.fill('#limit-upload', '2');
+  await page.click('#schedule-save');
+  await page.waitForSelector('.saved:has-text("Saved.")');
+  const schedule = await page.evaluate(() => window.__cofferMock.calls.find((c) => c.cmd === 'set_schedule').args.settings);
+  assert.deepEqual(schedule, { mode: 'daily', daily_at: '21:30', every_minutes: null, upload_limit_kib: 1953, download_limit_kib: null });
+  await page.click('#pause-hour');
+  await page.waitForSelector('#pause-status[data-paused="true"]');
+  await page.waitForSelector('#status-summary[data-state="paused"]');
+  await page.click('#resume-backups');
+  await page.waitForSelector('#pause-status[data-paused="false"]');
+
+  await page.click('#nav-activity');
+  await page.waitForSelector('#activity-backups tr[data-status="failed"]');
+  await page.click('#activity-tab-sessions');
+  await page.waitForSelector('#activity-sessions li');
+  assert.match(await page.textContent('#activity-sessions'), /192\.0\.2\.44/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('settings: account, communication, devices, privacy, encryption switch, delete', async () => {
+  const { page, errors } = await openApp(harness, { options: { signedIn: true, folders: FOLDERS, snapshots: SNAPSHOTS, policyOutdated: true, stepMs: 80 } });
+  await page.waitForSelector('#policy-banner');
+  await page.click('#nav-settings');
+
+  // Devices & sessions: sign another device out.
+  await page.click('#settings-tab-devices');
+  await page.waitForSelector('#session-list li[data-session="sess-2"]');
+  await page.click('#session-list li[data-session="sess-2"] button');
+  await page.waitForSelector('#session-list li[data-session="sess-2"]', { state: 'detached' });
+
+  // Account: add a postal address, change the password (which ends the other sessions).
+  await page.click('#settings-tab-account');
+  await page.waitForSelector('#profile-first');
+  await page.fill('#profile-line1', '12 St James’s Square');
+  await page.fill('#profile-city', 'London');
+  await page.fill('#profile-postal-code', 'SW1Y 4JH');
+  await page.fill('#profile-country', 'United Kingdom');
+  await page.click('#profile-save');
+  await page.waitForSelector('#profile-saved');
+  const update = await page.evaluate(() => window.__cofferMock.calls.find((c) => c.cmd === 'update_profile').args.update);
+  assert.deepEqual(update, {
+    first_name: null,
+    last_name: null,
+    email: null,
+    postal_address: { line1: '12 St James’s Square', line2: '', city: 'London', region: '', postal_code: 'SW1Y 4JH', country: 'United Kingdom' },
+  });
+  await page.fill('#password-current', 'wrong');
+  await page.fill('#password-new', 'a much longer passphrase');
+  await page.fill('#password-repeat', 'a much longer passphrase');
+  await page.click('#password-submit');
+  await page.waitForSelector('#password-current-error');
+  await page.fill('#password-current', 'correct horse battery');
+  await page.click('#password-submit');
+  await page.waitForSelector('#password-changed');
+
+  // Communication: alerts on, the rest off until turned on.
+  await page.click('#settings-tab-communication');
+  await page.waitForSelector('#pref-operational-alerts');
+  assert.equal(await page.isChecked('#pref-operational-alerts'), true);
+  for (const id of ['product-announcements', 'software-updates', 'surveys-research', 'newsletter']) assert.equal(await page.isChecked(`#pref-${id}`), false);
+  await page.click('#pref-software-updates');
+  await page.waitForFunction(() => window.__cofferMock.calls.some((c) => c.cmd === 'set_preferences'));
+  assert.equal(await page.isChecked('#pref-software-updates'), true);
+
+  // Privacy: accept the newer policy; export.
+  await page.click('#settings-tab-privacy');
+  await page.waitForSelector('#policy-accept');
+  assert.equal(await page.locator('#policy-banner').count(), 0);
+  await page.click('#policy-accept');
+  await page.waitForSelector('#policy-status:has-text("You accepted it on")');
+  await page.click('#export-data');
+  await page.waitForSelector('#export-result');
+  assert.match(await page.textContent('#export-result'), /48.2 KB to \/home\/ada\/coffer-export-\d{4}-\d{2}-\d{2}\.json/);
+
+  // Encryption: default → private, with the new recovery code and progress.
+  await page.click('#settings-tab-encryption');
+  await page.waitForSelector('#key-mode[data-mode="default"]');
+  await page.click('#key-switch');
+  await page.waitForSelector('#key-dialog');
+  await page.fill('#key-new', 'purple elephant quietly dances');
+  await page.fill('#key-repeat', 'purple elephant quietly dances');
+  await page.check('#key-confirm');
+  await page.fill('#key-password', 'not it');
+  await page.click('#key-submit');
+  await page.waitForSelector('#key-password-error');
+  await page.fill('#key-new', 'purple elephant quietly dances');
+  await page.fill('#key-repeat', 'purple elephant quietly dances');
+  await page.fill('#key-password', 'a much longer passphrase');
+  await page.click('#key-submit');
+  await page.waitForSelector('#recovery-dialog #recovery-code');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.locator('#recovery-dialog').count(), 1, 'Escape does not lose an unsaved recovery code');
+  await page.check('#recovery-saved');
+  await page.click('#recovery-continue');
+  await page.waitForSelector('#key-progress');
+  await page.waitForSelector('#key-mode[data-mode="private"]');
+  await page.waitForSelector('#key-progress', { state: 'detached', timeout: 10_000 });
+
+  // Delete: explains, needs the password, signs out with the purge date.
+  await page.click('#settings-tab-privacy');
+  await page.click('#delete-account');
+  await page.waitForSelector('#delete-dialog');
+  assert.match(await page.textContent('#delete-dialog'), /10 business days/);
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#delete-dialog', { state: 'detached' });
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'delete-account', 'focus returns to the button');
+  await page.click('#delete-account');
+  await page.click('#delete-confirm');
+  await page.waitForSelector('#delete-password-error');
+  await page.fill('#delete-password', 'a much longer passphrase');
+  await page.click('#delete-confirm');
+  await page.waitForSelector('#welcome-notice');
+  assert.match(await page.textContent('#welcome-notice'), /purged on/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('keyboard: visible focus, tab order through the sidebar, Escape closes dialogs', async () => {
+  const { page } = await openApp(harness, { options: { signedIn: true, folders: FOLDERS, snapshots: SNAPSHOTS } });
+  await page.waitForSelector('#nav-dashboard');
+  await page.focus('#nav-dashboard');
+  const order = [];
+  for (let i = 0; i < 6; i++) {
+    await page.keyboard.press('Tab');
+    order.push(await page.evaluate(() => document.activeElement?.id));
+  }
+  assert.deepEqual(order, ['nav-folders', 'nav-add-folder', 'nav-restore', 'nav-schedule', 'nav-activity', 'nav-settings']);
+  const ring = await page.evaluate(() => getComputedStyle(document.activeElement).boxShadow);
+  assert.notEqual(ring, 'none', 'the focused item shows a focus ring');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#settings-tab-devices');
+  await page.click('#settings-tab-devices');
+  await page.click('#sign-out-everywhere');
+  await page.waitForSelector('#sign-out-everywhere-dialog');
+  assert.equal(await page.evaluate(() => document.activeElement?.closest('[role="dialog"]')?.id), 'sign-out-everywhere-dialog');
+  // Tab stays inside the dialog.
+  for (let i = 0; i < 5; i++) await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.closest('[role="dialog"]')?.id), 'sign-out-everywhere-dialog');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#sign-out-everywhere-dialog', { state: 'detached' });
+  await page.close();
+});
+
+/** Every screen, in one colour scheme. */
+async function gallery(scheme) {
+  const p = (name) => `${scheme}/${name}`;
+  const opts = { signedIn: true, folders: FOLDERS, snapshots: HISTORY, stepMs: 150 };
+
+  // Welcome, with the private key chosen.
+  {
+    const { page } = await openApp(harness, { colorScheme: scheme });
+    await page.waitForSelector('#signup-first');
+    await shot(page, p('01-welcome'));
+    await page.fill('#signup-first', 'Ada');
+    await page.fill('#signup-last', 'Lovelace');
+    await page.fill('#signup-email', 'ada@example.com');
+    await page.fill('#signup-password', 'correct horse battery');
+    await page.check('#signup-age');
+    await page.check('#signup-key-private');
+    await page.fill('#signup-private-key', 'correct horse battery');
+    await page.waitForSelector('#key-strength[data-score]');
+    await page.evaluate(() => document.querySelector('#private-key-panel').scrollIntoView({ block: 'center' }));
+    await shot(page, p('02-welcome-private-key'));
+    await page.fill('#signup-private-key', 'correct horse battery staple');
+    await page.fill('#signup-private-key-repeat', 'correct horse battery staple');
+    await page.check('#signup-key-confirm');
+    await page.click('#signup-submit');
+    await page.waitForSelector('#recovery-code');
+    await shot(page, p('03-recovery-kit'));
+    await page.close();
+  }
+  {
+    const { page } = await openApp(harness, { colorScheme: scheme, options: { ...opts, locked: true } });
+    await page.waitForSelector('#unlock-key');
+    await shot(page, p('04-unlock'));
+    await page.close();
+  }
+
+  const { page, errors } = await openApp(harness, { colorScheme: scheme, options: { ...opts, backupRunning: true } });
+  await page.waitForSelector('#backup-progress[data-phase="uploading"]');
+  await shot(page, p('05-dashboard-backing-up'));
+  await page.close();
+
+  const main = await openApp(harness, { colorScheme: scheme, options: opts });
+  const pg = main.page;
+  await pg.waitForSelector('#folder-list li');
+  await pg.click('#verify-backup');
+  await pg.waitForSelector('#verify-result');
+  await shot(pg, p('06-dashboard'));
+  await pg.click('#nav-folders');
+  await pg.waitForSelector('#excluded-files li');
+  await pg.waitForSelector('#folders-usage .bytes');
+  await shot(pg, p('07-folders'));
+  await pg.click('#nav-add-folder');
+  await pg.waitForSelector('#add-folder-path');
+  await shot(pg, p('08-add-folder'));
+  await pg.click('#nav-restore');
+  await pg.waitForSelector('#restore-tree li');
+  await pg.click('#restore-tree li[data-path="/home/ada/Documents"] button.name');
+  await pg.waitForSelector('#restore-tree li[data-path="/home/ada/Documents/notes.txt"]');
+  await pg.check('#restore-tree li[data-path="/home/ada/Documents/notes.txt"] input');
+  await pg.check('#restore-tree li[data-path="/home/ada/Documents/photos"] input');
+  await shot(pg, p('09-restore'));
+  await pg.click('#restore-tree li[data-path="/home/ada/Documents/notes.txt"] button.versions');
+  await pg.waitForSelector('#versions-list li');
+  await shot(pg, p('10-restore-versions'));
+  await pg.keyboard.press('Escape');
+  await pg.fill('#restore-search', 'return');
+  await pg.check('#restore-search-all');
+  await pg.click('#restore-search-submit');
+  await pg.waitForSelector('#restore-hits li');
+  await shot(pg, p('11-restore-search'));
+  await pg.click('#restore-search-clear');
+  await pg.fill('#restore-target', '/home/ada/Restored');
+  await pg.click('#restore-submit');
+  await pg.waitForSelector('#restore-result');
+  await pg.evaluate(() => document.querySelector('#restore-result').scrollIntoView({ block: 'end' }));
+  await shot(pg, p('12-restore-done'));
+  await pg.click('#nav-schedule');
+  await pg.waitForSelector('#watch-status');
+  await shot(pg, p('13-schedule'));
+  await pg.click('#nav-activity');
+  await pg.waitForSelector('#activity-backups');
+  await shot(pg, p('14-activity-backups'));
+  await pg.click('#activity-tab-sessions');
+  await pg.waitForSelector('#activity-sessions');
+  await shot(pg, p('15-activity-sessions'));
+  await pg.click('#nav-settings');
+  await pg.waitForSelector('#profile-first');
+  await shot(pg, p('16-settings-account'));
+  await pg.click('#totp-start');
+  await pg.waitForSelector('#totp-secret');
+  await pg.evaluate(() => document.querySelector('#totp').scrollIntoView({ block: 'center' }));
+  await shot(pg, p('16b-settings-two-step'));
+  await pg.fill('#totp-code', '123456');
+  await pg.click('#totp-enable');
+  await pg.waitForSelector('#totp-recovery-codes li');
+  await pg.evaluate(() => document.querySelector('#totp').scrollIntoView({ block: 'center' }));
+  await shot(pg, p('16c-settings-two-step-codes'));
+  await pg.check('#totp-codes-saved');
+  await pg.click('#totp-done');
+  await pg.waitForSelector('#totp-state:has-text("On")');
+  await pg.click('#settings-tab-communication');
+  await pg.waitForSelector('#pref-newsletter');
+  await shot(pg, p('17-settings-communication'));
+  await pg.click('#settings-tab-encryption');
+  await pg.waitForSelector('#key-mode');
+  await shot(pg, p('18-settings-encryption'));
+  await pg.click('#key-switch');
+  await pg.waitForSelector('#key-dialog');
+  await pg.fill('#key-new', 'purple elephant');
+  await pg.waitForSelector('#key-new-strength[data-score]');
+  await shot(pg, p('19-settings-encryption-switch'));
+  await pg.keyboard.press('Escape');
+  await pg.click('#settings-tab-devices');
+  await pg.waitForSelector('#session-list li');
+  await pg.waitForSelector('#device-list li');
+  await shot(pg, p('20-settings-devices'));
+  await pg.click('#settings-tab-privacy');
+  await pg.waitForSelector('#policy-text');
+  await shot(pg, p('21-settings-privacy'));
+  await pg.click('#delete-account');
+  await pg.waitForSelector('#delete-dialog');
+  await shot(pg, p('22-settings-delete'));
+  await pg.keyboard.press('Escape');
+  await pg.click('#settings-tab-general');
+  await pg.waitForSelector('#autostart');
+  await shot(pg, p('23-settings-general'));
+  assert.deepEqual(main.errors, []);
+  assert.deepEqual(errors, []);
+  await pg.close();
+
+  // Empty and error states.
+  const empty = await openApp(harness, { colorScheme: scheme, options: { signedIn: true, folders: [], snapshots: [] } });
+  await empty.page.waitForSelector('#nav-folders');
+  await empty.page.click('#nav-folders');
+  await empty.page.waitForSelector('text=No folders yet');
+  await shot(empty.page, p('24-folders-empty'));
+  await empty.page.click('#nav-activity');
+  await empty.page.waitForSelector('text=No backups yet');
+  await shot(empty.page, p('25-activity-empty'));
+  await empty.page.close();
+
+  const broken = await openApp(harness, {
+    colorScheme: scheme,
+    options: { ...opts, failing: ['browse', 'activity', 'scheduler_status'], policyOutdated: true, watchFallback: 'Too many folders to watch.' },
+  });
+  await broken.page.waitForSelector('#policy-banner');
+  await shot(broken.page, p('26-policy-banner'));
+  await broken.page.click('#nav-restore');
+  await broken.page.waitForSelector('text=Could not open this folder');
+  await broken.page.evaluate(() => document.querySelector('#restore-breadcrumbs').scrollIntoView({ block: 'start' }));
+  await shot(broken.page, p('27-restore-browse-error'));
+  await broken.page.click('#nav-schedule');
+  await broken.page.waitForSelector('#error-banner');
+  await shot(broken.page, p('28-schedule-error'));
+  await broken.page.close();
+}
+
+test('screenshots of every screen, light', () => gallery('light'));
+test('screenshots of every screen, dark', () => gallery('dark'));

@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { fireEvent, render, waitFor } from '@testing-library/svelte';
 import App from '../src/App.svelte';
-import { ACCOUNT, FakeBackend, fail, progress } from './fake-backend';
+import { ACCOUNT, FakeBackend, fail, progress, status } from './fake-backend';
 
 function signedIn(backend: FakeBackend, extra: { keychain_available?: boolean; backup?: ReturnType<typeof progress> | null } = {}) {
-  backend.appStatus.mockResolvedValue({
-    signed_in: true,
-    account: ACCOUNT,
-    server_url: ACCOUNT.server_url,
-    keychain_available: extra.keychain_available ?? true,
-    backup: extra.backup ?? null,
-  });
+  backend.appStatus.mockResolvedValue(
+    status({
+      signed_in: true,
+      account: ACCOUNT,
+      server_url: ACCOUNT.server_url,
+      keychain_available: extra.keychain_available ?? true,
+      backup: extra.backup ?? null,
+    }),
+  );
 }
 
 function setup(backend: FakeBackend) {

@@ -148,4 +148,54 @@ describe('Dashboard', () => {
     await waitFor(() => expect($('#backup-error')?.textContent).toMatch(/Sign in again/));
     expect($('#backup-progress')).toBeNull();
   });
+
+  it('shows speed, time left and files skipped so far while backing up', async () => {
+    const { $, load, backend } = await setup();
+    await load;
+    await tick();
+    backend.emitProgress(progress({ bytes_per_second: 2_100_000, eta_seconds: 190, skipped: 2 }));
+    await tick();
+    expect($('#backup-speed')?.textContent).toBe('2.1 MB/s');
+    expect($('#backup-eta')?.textContent).toBe('about 3 minutes left');
+    expect($('#backup-skipped-count')?.textContent).toMatch(/2 files skipped so far/);
+    backend.emitProgress(progress({ bytes_per_second: 0, eta_seconds: null, skipped: 0 }));
+    await tick();
+    expect($('#backup-speed')).toBeNull();
+    expect($('#backup-eta')).toBeNull();
+  });
+
+  it('verifies the backup, with or without reading all data, and lists problems', async () => {
+    const { $, load, backend } = await setup();
+    await load;
+    await tick();
+    await fireEvent.click($('#verify-backup')!);
+    await waitFor(() => expect($('#verify-result')?.textContent).toMatch(/All good: 2 backups\./));
+    expect(backend.verifyBackup).toHaveBeenCalledWith(false);
+    await fireEvent.click($('#verify-read-data')!);
+    backend.verifyBackup.mockResolvedValueOnce({
+      ok: false,
+      read_data: true,
+      snapshots_checked: 2,
+      packs_checked: 14,
+      problems: [{ path: '/home/ada/Pictures/cat.jpg', message: 'A stored piece is damaged.' }],
+    });
+    await fireEvent.click($('#verify-backup')!);
+    await waitFor(() => expect($('#verify-result')?.textContent).toMatch(/1 problem found/));
+    expect(backend.verifyBackup).toHaveBeenLastCalledWith(true);
+    expect($('#verify-result')?.textContent).toMatch(/cat\.jpg: A stored piece is damaged\./);
+    expect($('#verify-result')?.textContent).toMatch(/Back up now to store damaged files again/);
+  });
+
+  it('shows a verify failure, and cannot verify before the first backup', async () => {
+    const backend = new FakeBackend();
+    backend.verifyBackup.mockRejectedValueOnce(fail('network', 'Offline.'));
+    const { $, load, dashboard } = await setup(backend);
+    await load;
+    await tick();
+    await fireEvent.click($('#verify-backup')!);
+    await waitFor(() => expect(document.querySelector('#verify-card [role="alert"]')?.textContent).toMatch(/Offline/));
+    dashboard.data = dashboardData({ last_backup: null });
+    await tick();
+    expect(($('#verify-backup') as HTMLButtonElement).disabled).toBe(true);
+  });
 });

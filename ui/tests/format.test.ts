@@ -1,5 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { baseName, formatBytes, formatDateTime, formatDay, formatPercent, formatRelative, formatWhen, shortenPath } from '../src/lib/format';
+import {
+  addBusinessDays,
+  baseName,
+  formatBytes,
+  formatDateTime,
+  formatDay,
+  formatDuration,
+  formatEta,
+  formatPercent,
+  formatRelative,
+  formatShortDate,
+  formatSpeed,
+  formatWhen,
+  parentPath,
+  shortenPath,
+} from '../src/lib/format';
+import { parseMarkdown } from '../src/lib/markdown';
 import { DAY, HOUR, NOW } from './fake-backend';
 
 describe('formatBytes', () => {
@@ -64,5 +80,60 @@ describe('paths and percentages', () => {
     expect(formatPercent(5, 0)).toBe('0%');
     expect(formatPercent(1, 3)).toBe('33%');
     expect(formatPercent(9, 3)).toBe('100%');
+  });
+});
+
+describe('progress words', () => {
+  it('speed and time left', () => {
+    expect(formatSpeed(0)).toBe('');
+    expect(formatSpeed(2_150_000)).toBe('2.15 MB/s');
+    expect(formatEta(null)).toBe('');
+    expect(formatEta(20)).toBe('less than a minute left');
+    expect(formatEta(190)).toBe('about 3 minutes left');
+    expect(formatEta(7_800)).toBe('about 2 hours 10 minutes left');
+    expect(formatEta(3 * 86_400)).toBe('about 3 days left');
+  });
+
+  it('durations', () => {
+    expect(formatDuration(900)).toBe('0.9 s');
+    expect(formatDuration(75_000)).toBe('1 min 15 s');
+    expect(formatDuration(7_200_000)).toBe('2 h 0 min');
+  });
+
+  it('short dates for narrow columns', () => {
+    expect(formatShortDate(NOW - HOUR, NOW)).toMatch(/2:30/);
+    expect(formatShortDate(NOW - 3 * DAY, NOW)).toMatch(/Jun/);
+    expect(formatShortDate(NOW - 400 * DAY, NOW)).toMatch(/2024/);
+  });
+
+  it('parent folders', () => {
+    expect(parentPath('/a/b/c.txt')).toBe('/a/b');
+    expect(parentPath('/a')).toBe('/');
+  });
+
+  it('10 business days skip weekends', () => {
+    // Saturday 14 June 2025 → Friday 27 June 2025.
+    const end = new Date(addBusinessDays(NOW, 10));
+    expect([end.getFullYear(), end.getMonth(), end.getDate()]).toEqual([2025, 5, 27]);
+    // Monday 16 June + 5 business days → Monday 23 June.
+    const monday = new Date(2025, 5, 16, 9).getTime();
+    expect(new Date(addBusinessDays(monday, 5)).getDate()).toBe(23);
+  });
+});
+
+describe('policy Markdown', () => {
+  it('reads headings, paragraphs and lists, and drops inline marks', () => {
+    const blocks = parseMarkdown('# Title\n\nWe keep **only** what [we need](https://x).\nSecond line.\n\n- one\n  continued\n* two\n\n1. first');
+    expect(blocks).toEqual([
+      { kind: 'heading', level: 1, text: 'Title' },
+      { kind: 'paragraph', text: 'We keep only what we need. Second line.' },
+      { kind: 'list', items: ['one continued', 'two'] },
+      { kind: 'list', items: ['first'] },
+    ]);
+  });
+
+  it('never produces markup from the text', () => {
+    const blocks = parseMarkdown('<script>alert(1)</script>');
+    expect(blocks).toEqual([{ kind: 'paragraph', text: '<script>alert(1)</script>' }]);
   });
 });

@@ -32,25 +32,95 @@ describe('TauriBackend', () => {
       return null;
     });
     const backend = new TauriBackend();
-    const signUp = { first_name: 'Ada', last_name: 'L', email: 'a@b.c', password: 'x'.repeat(10), confirm_age: true, server_url: null };
+    const signUp = {
+      first_name: 'Ada',
+      last_name: 'L',
+      email: 'a@b.c',
+      password: 'x'.repeat(10),
+      confirm_age: true,
+      server_url: null,
+      key_mode: 'default' as const,
+      private_key: null,
+    };
     await backend.signUp(signUp);
-    await backend.signIn({ email: 'a@b.c', password: 'pw', server_url: 'http://127.0.0.1:1' });
+    await backend.signIn({ email: 'a@b.c', password: 'pw', server_url: 'http://127.0.0.1:1', totp_code: null });
     await backend.addFolder('/data');
     await backend.removeFolder('/data');
     await backend.backupNow();
-    await backend.restore({ snapshot_id: 's', paths: [], target: '/t' });
+    await backend.restore({ snapshot_id: 's', paths: [], target: '/t', conflict: 'keep_both' });
     await backend.signOut();
     expect(seen.map(([cmd]) => cmd)).toEqual(['sign_up', 'sign_in', 'add_folder', 'remove_folder', 'backup_now', 'restore', 'sign_out']);
     expect(seen[0][1]).toEqual({ request: signUp });
     expect(seen[2][1]).toEqual({ path: '/data' });
-    expect(seen[5][1]).toEqual({ request: { snapshot_id: 's', paths: [], target: '/t' } });
+    expect(seen[5][1]).toEqual({ request: { snapshot_id: 's', paths: [], target: '/t', conflict: 'keep_both' } });
+  });
+
+  it('sends the new commands with the argument names of docs/ipc.md', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args]);
+      return null;
+    });
+    const b = new TauriBackend();
+    await b.browse('s1', null);
+    await b.searchFiles('report', null);
+    await b.fileVersions('/a/b.txt');
+    await b.verifyBackup(true);
+    await b.pauseBackups(null);
+    await b.deleteAccount('pw', true);
+    await b.changeKey('old', 'new', 'pw');
+    await b.switchKeyMode('private', 'new', 'pw');
+    await b.unlock('k', true);
+    await b.unlockWithRecovery('c', false);
+    await b.acceptPolicy('v2');
+    await b.exportData('/tmp/x.json');
+    await b.revokeSession('s-9');
+    await b.setAutostart(true);
+    await b.setExclusions({ patterns: [], max_file_size: null, presets: ['caches'] });
+    await b.setSchedule({ mode: 'manual', daily_at: null, every_minutes: null, upload_limit_kib: null, download_limit_kib: null });
+    await b.updateProfile({ first_name: 'A', last_name: null, email: null, postal_address: null });
+    await b.changePassword({ current_password: 'a', new_password: 'b' });
+    await b.setPreferences({ product_announcements: false, software_updates: true, surveys_research: false, newsletter: false, operational_alerts: true });
+    expect(seen).toEqual([
+      ['browse', { snapshotId: 's1', path: null }],
+      ['search_files', { query: 'report', snapshotId: null }],
+      ['file_versions', { path: '/a/b.txt' }],
+      ['verify_backup', { readData: true }],
+      ['pause_backups', { minutes: null }],
+      ['delete_account', { password: 'pw', purgeNow: true }],
+      ['change_key', { currentKey: 'old', newKey: 'new', password: 'pw' }],
+      ['switch_key_mode', { to: 'private', key: 'new', password: 'pw' }],
+      ['unlock', { key: 'k', remember: true }],
+      ['unlock_with_recovery', { code: 'c', remember: false }],
+      ['accept_policy', { version: 'v2' }],
+      ['export_data', { path: '/tmp/x.json' }],
+      ['revoke_session', { id: 's-9' }],
+      ['set_autostart', { enabled: true }],
+      ['set_exclusions', { settings: { patterns: [], max_file_size: null, presets: ['caches'] } }],
+      ['set_schedule', { settings: { mode: 'manual', daily_at: null, every_minutes: null, upload_limit_kib: null, download_limit_kib: null } }],
+      ['update_profile', { update: { first_name: 'A', last_name: null, email: null, postal_address: null } }],
+      ['change_password', { change: { current_password: 'a', new_password: 'b' } }],
+      ['set_preferences', { preferences: { product_announcements: false, software_updates: true, surveys_research: false, newsletter: false, operational_alerts: true } }],
+    ]);
+  });
+
+  it('opens the save dialog with a suggested name', async () => {
+    let options: unknown;
+    mockIPC((cmd, args) => {
+      if (cmd === 'plugin:dialog|save') {
+        options = (args as { options: unknown }).options;
+        return '/home/ada/out.json';
+      }
+    });
+    expect(await new TauriBackend().pickSavePath('coffer-export.json')).toBe('/home/ada/out.json');
+    expect(options).toMatchObject({ defaultPath: 'coffer-export.json' });
   });
 
   it('rejects with a BackendError carrying the kind', async () => {
     mockIPC(() => {
       throw { type: 'invalid_credentials', message: 'Wrong email or password.' } satisfies IpcError;
     });
-    const error = await new TauriBackend().signIn({ email: 'a@b.c', password: 'x', server_url: null }).catch((e) => e);
+    const error = await new TauriBackend().signIn({ email: 'a@b.c', password: 'x', server_url: null, totp_code: null }).catch((e) => e);
     expect(error).toBeInstanceOf(BackendError);
     expect(error.type).toBe('invalid_credentials');
   });
@@ -76,7 +146,17 @@ describe('TauriBackend', () => {
     const backend = new TauriBackend();
     const seen: BackupProgress[] = [];
     const stop = await backend.onBackupProgress((p) => seen.push(p));
-    const p: BackupProgress = { phase: 'uploading', files_done: 1, files_total: 2, bytes_done: 3, bytes_total: 4, current_file: '/a' };
+    const p: BackupProgress = {
+      phase: 'uploading',
+      files_done: 1,
+      files_total: 2,
+      bytes_done: 3,
+      bytes_total: 4,
+      current_file: '/a',
+      bytes_per_second: 5,
+      eta_seconds: 6,
+      skipped: 0,
+    };
     await emit('backup-progress', p);
     stop();
     await emit('backup-progress', { ...p, files_done: 2 });

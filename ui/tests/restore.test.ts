@@ -4,23 +4,34 @@ import { tick } from 'svelte';
 import Restore from '../src/lib/views/Restore.svelte';
 import { RestoreState } from '../src/lib/state/restore.svelte';
 import { Navigation } from '../src/lib/state/navigation.svelte';
-import type { SnapshotInfo } from '../src/lib/ipc';
-import { FakeBackend, deferred, fail } from './fake-backend';
+import type { RestoreSummary, SnapshotInfo, TreeEntry } from '../src/lib/ipc';
+import { DAY, FakeBackend, NOW, deferred, fail, snapshot } from './fake-backend';
 
 async function setup(backend = new FakeBackend()) {
   const restore = new RestoreState(backend);
+  await restore.attach();
   const nav = new Navigation();
   nav.go('restore');
   const view = render(Restore, { restore, nav });
   const $ = (selector: string) => view.container.querySelector<HTMLElement>(selector);
+  const $$ = (selector: string) => [...view.container.querySelectorAll<HTMLElement>(selector)];
   const load = restore.load();
-  return { backend, restore, nav, $, load };
+  return { backend, restore, nav, $, $$, load };
+}
+
+/** Loaded, with the tree of the newest backup open. */
+async function ready(backend = new FakeBackend()) {
+  const ctx = await setup(backend);
+  await ctx.load;
+  await waitFor(() => expect(ctx.$('#restore-tree')).not.toBeNull());
+  return ctx;
 }
 
 const options = (select: HTMLElement | null) =>
   [...(select as HTMLSelectElement).options].map((o) => [o.value, o.textContent?.trim()]);
+const rows = ($$: (s: string) => HTMLElement[], list = '#restore-tree') => $$(`${list} li`).map((li) => li.dataset.path);
 
-describe('Restore', () => {
+describe('Restore: choosing a backup', () => {
   it('says it is loading', async () => {
     const backend = new FakeBackend();
     const pending = deferred<SnapshotInfo[]>();
@@ -54,52 +65,244 @@ describe('Restore', () => {
     await waitFor(() => expect($('#restore-snapshot')).not.toBeNull());
   });
 
-  it('lists backups newest first with date, device and size, and offers each root', async () => {
-    const { $, load } = await setup();
-    await load;
-    await tick();
+  it('lists backups newest first with date, device and size, and a timeline oldest to newest', async () => {
+    const { $, $$ } = await ready();
     const snaps = options($('#restore-snapshot'));
     expect(snaps.map(([v]) => v)).toEqual(['snap-1', 'snap-0']);
     expect(snaps[0][1]).toMatch(/^Today at .* — ada-laptop — 3.4 GB$/);
     expect(($('#restore-snapshot') as HTMLSelectElement).value).toBe('snap-1');
-    expect(options($('#restore-scope')).map(([v]) => v)).toEqual(['', '/home/ada/Documents', '/home/ada/Pictures']);
-    expect(options($('#restore-scope'))[0][1]).toMatch(/Everything \(2 folders\)/);
+    const points = $$('#restore-timeline .point');
+    expect(points.map((p) => p.dataset.snapshot)).toEqual(['snap-0', 'snap-1']);
+    expect(points[1].getAttribute('aria-pressed')).toBe('true');
+    expect($('#restore-timeline')?.textContent).toMatch(/Today/);
   });
 
-  it('restores everything into a typed folder', async () => {
-    const { $, load, backend } = await setup();
+  it('filters by device when backups come from more than one', async () => {
+    const backend = new FakeBackend();
+    backend.listSnapshots.mockResolvedValue([
+      snapshot(),
+      snapshot({ id: 'snap-d', device_id: 'dev-desktop', device_name: 'ada-desktop', time: NOW - 2 * DAY }),
+    ]);
+    backend.listDevices.mockResolvedValue([
+      { device_id: 'dev-laptop', device_name: 'ada-laptop', last_backup: NOW, snapshots: 1, this_device: true },
+      { device_id: 'dev-desktop', device_name: 'ada-desktop', last_backup: NOW - 2 * DAY, snapshots: 1, this_device: false },
+    ]);
+    const { $, restore } = await ready(backend);
+    expect(options($('#restore-device')).map(([, t]) => t)).toEqual(['All devices', 'ada-laptop (this computer) — 1 backup', 'ada-desktop — 1 backup']);
+    await fireEvent.change($('#restore-device')!, { target: { value: 'dev-desktop' } });
+    expect(options($('#restore-snapshot')).map(([v]) => v)).toEqual(['snap-d']);
+    expect(restore.snapshotId).toBe('snap-d');
+    await waitFor(() => expect(backend.browse).toHaveBeenLastCalledWith('snap-d', null));
+  });
+
+  it('works without a device list (the backups name their devices)', async () => {
+    const backend = new FakeBackend();
+    backend.listDevices.mockRejectedValue(fail('server', 'unknown command'));
+    const { $ } = await ready(backend);
+    expect($('#restore-device')).toBeNull();
+    expect($('#error-banner')).toBeNull();
+  });
+});
+
+describe('Restore: browsing', () => {
+  it('opens at the backed-up folders, then into a folder with breadcrumbs', async () => {
+    const { $, $$, backend } = await ready();
+    expect(backend.browse).toHaveBeenCalledWith('snap-1', null);
+    expect(rows($$)).toEqual(['/home/ada/Documents', '/home/ada/Pictures']);
+    await fireEvent.click($('#restore-tree li[data-path="/home/ada/Documents"] button.name')!);
+    await waitFor(() => expect(rows($$)).toContain('/home/ada/Documents/Taxes'));
+    // Folders first, then files by name.
+    expect(rows($$)).toEqual(['/home/ada/Documents/Taxes', '/home/ada/Documents/notes.txt', '/home/ada/Documents/report.pdf']);
+    await fireEvent.click($('#restore-tree li[data-path="/home/ada/Documents/Taxes"] button.name')!);
+    await waitFor(() => expect(rows($$)).toEqual(['/home/ada/Documents/Taxes/2024.pdf']));
+    const crumbs = $$('#restore-breadcrumbs li').map((li) => li.textContent?.trim());
+    expect(crumbs).toEqual(['All folders', 'Documents', 'Taxes']);
+    expect($('#restore-breadcrumbs [aria-current="location"]')?.textContent).toBe('Taxes');
+    await fireEvent.click($$('#restore-breadcrumbs button')[1]);
+    await waitFor(() => expect(backend.browse).toHaveBeenLastCalledWith('snap-1', '/home/ada/Documents'));
+  });
+
+  it('says when a folder was empty', async () => {
+    const { $, $$ } = await ready();
+    await fireEvent.click($('#restore-tree li[data-path="/home/ada/Pictures"] button.name')!);
+    await waitFor(() => expect(document.body.textContent).toMatch(/This folder was empty/));
+    expect(rows($$)).toEqual([]);
+  });
+
+  it('shows a browse error, keeps the whole-backup restore, and retries', async () => {
+    const backend = new FakeBackend();
+    backend.browse.mockRejectedValueOnce(fail('network', 'Offline.'));
+    const { $, load } = await setup(backend);
+    await load;
+    await waitFor(() => expect(document.body.textContent).toMatch(/Could not open this folder/));
+    expect($('#restore-submit')).not.toBeNull();
+    await fireEvent.click([...document.querySelectorAll('button')].find((b) => b.textContent?.includes('Try again'))!);
+    await waitFor(() => expect($('#restore-tree')).not.toBeNull());
+  });
+
+  it('says it is opening a backup', async () => {
+    const backend = new FakeBackend();
+    const pending = deferred<TreeEntry[]>();
+    backend.browse.mockReturnValueOnce(pending.promise);
+    const { load } = await setup(backend);
     await load;
     await tick();
+    expect(document.body.textContent).toMatch(/Opening the backup/);
+    pending.resolve([]);
+  });
+
+  it('keeps the open folder when another backup is chosen, if that backup has it', async () => {
+    const { $, backend, restore } = await ready();
+    await fireEvent.click($('#restore-tree li[data-path="/home/ada/Documents"] button.name')!);
+    await waitFor(() => expect(restore.path).toBe('/home/ada/Documents'));
+    await fireEvent.click($('#restore-timeline [data-snapshot="snap-0"]')!);
+    await waitFor(() => expect(backend.browse).toHaveBeenLastCalledWith('snap-0', '/home/ada/Documents'));
+    // snap-0 has no Pictures: going there from Pictures falls back to the top.
+    await fireEvent.click($('#restore-timeline [data-snapshot="snap-1"]')!);
+    await restore.open('/home/ada/Pictures');
+    await fireEvent.change($('#restore-snapshot')!, { target: { value: 'snap-0' } });
+    await waitFor(() => expect(backend.browse).toHaveBeenLastCalledWith('snap-0', null));
+  });
+});
+
+describe('Restore: search and versions', () => {
+  it('searches this backup, then every backup (one row per file), and goes back to folders', async () => {
+    const { $, $$, backend } = await ready();
+    await fireEvent.input($('#restore-search')!, { target: { value: 'report' } });
+    await fireEvent.submit($('#restore-search')!.closest('form')!);
+    await waitFor(() => expect($('#restore-hits')).not.toBeNull());
+    expect(backend.searchFiles).toHaveBeenLastCalledWith('report', 'snap-1');
+    expect($$('#restore-hits li')).toHaveLength(1);
+    expect($('#restore-hits li')?.textContent).toMatch(/Documents/);
+    expect($('#restore-hits li')?.textContent).toMatch(/In this backup/);
+    await fireEvent.click($('#restore-search-all')!);
+    await waitFor(() => expect(backend.searchFiles).toHaveBeenLastCalledWith('report', null));
+    await waitFor(() => expect($('#restore-hits li')?.textContent).toMatch(/in 2 backups/));
+    expect($$('#restore-hits li')).toHaveLength(1);
+    await fireEvent.click($('#restore-hits li input')!);
+    expect($('#restore-selection')?.textContent).toMatch(/1 item chosen/);
+    await fireEvent.click($('#restore-search-clear')!);
+    expect($('#restore-tree')).not.toBeNull();
+  });
+
+  it('says when nothing matches, and when the search fails', async () => {
+    const backend = new FakeBackend();
+    const { $ } = await ready(backend);
+    await fireEvent.input($('#restore-search')!, { target: { value: 'zzz' } });
+    await fireEvent.submit($('#restore-search')!.closest('form')!);
+    await waitFor(() => expect(document.body.textContent).toMatch(/Nothing matches “zzz”/));
+    backend.searchFiles.mockRejectedValueOnce(fail('server', 'Search is down.'));
+    await fireEvent.submit($('#restore-search')!.closest('form')!);
+    await waitFor(() => expect(document.body.textContent).toMatch(/Search is down/));
+  });
+
+  it('"Show" on a hit only in another backup switches to it and chooses the file', async () => {
+    const backend = new FakeBackend();
+    backend.searchFiles.mockResolvedValue([
+      { snapshot_id: 'snap-0', time: NOW - 3 * DAY, path: '/home/ada/Documents/old-draft.txt', kind: 'file', size: 2_000 },
+    ]);
+    const { $, $$, restore } = await ready(backend);
+    await fireEvent.input($('#restore-search')!, { target: { value: 'draft' } });
+    restore.searchAll = true;
+    await fireEvent.submit($('#restore-search')!.closest('form')!);
+    await waitFor(() => expect($$('#restore-hits li')).toHaveLength(1));
+    expect($('#restore-hits li input')).toBeNull();
+    expect($('#restore-hits li')?.textContent).toMatch(/Backup of/);
+    await fireEvent.click($('#restore-hits li button.go')!);
+    await waitFor(() => expect(backend.browse).toHaveBeenLastCalledWith('snap-0', '/home/ada/Documents'));
+    expect(restore.snapshotId).toBe('snap-0');
+    expect([...restore.chosen]).toEqual(['/home/ada/Documents/old-draft.txt']);
+    expect($('#restore-selection')?.textContent).toMatch(/1 item chosen/);
+  });
+
+  it('lists a file’s versions and restores an older one', async () => {
+    const { $, $$, restore, backend } = await ready();
+    await fireEvent.click($('#restore-tree li[data-path="/home/ada/Documents"] button.name')!);
+    await waitFor(() => expect($('#restore-tree li[data-path="/home/ada/Documents/report.pdf"]')).not.toBeNull());
+    await fireEvent.click($('#restore-tree li[data-path="/home/ada/Documents/report.pdf"] button.versions')!);
+    await waitFor(() => expect($$('#versions-list li')).toHaveLength(2));
+    expect(backend.fileVersions).toHaveBeenCalledWith('/home/ada/Documents/report.pdf');
+    expect(document.querySelector('#versions-dialog')?.getAttribute('aria-modal')).toBe('true');
+    expect($$('#versions-list li')[0].textContent).toMatch(/Newest/);
+    expect($$('#versions-list li')[1].textContent).toMatch(/2.3 MB/);
+    await fireEvent.click($$('#versions-list li')[1].querySelector<HTMLElement>('.choose-version')!);
+    expect(document.querySelector('#versions-dialog')).toBeNull();
+    expect(restore.snapshotId).toBe('snap-0');
+    expect([...restore.chosen]).toEqual(['/home/ada/Documents/report.pdf']);
+  });
+
+  it('closes the versions dialog with Escape and shows its errors', async () => {
+    const backend = new FakeBackend();
+    backend.fileVersions.mockRejectedValueOnce(fail('network', 'Offline.'));
+    const { restore } = await ready(backend);
+    await restore.showVersions('/home/ada/Documents/report.pdf');
+    await tick();
+    expect(document.querySelector('#versions-dialog')?.textContent).toMatch(/Could not list the versions.*Offline/s);
+    await fireEvent.keyDown(document.querySelector('#versions-dialog')!, { key: 'Escape' });
+    expect(document.querySelector('#versions-dialog')).toBeNull();
+  });
+});
+
+describe('Restore: choosing many and restoring', () => {
+  it('restores everything into a typed folder, keeping both on conflict by default', async () => {
+    const { $, backend } = await ready();
+    expect($('#restore-selection')?.textContent).toMatch(/Everything in this backup/);
     await fireEvent.input($('#restore-target')!, { target: { value: '/home/ada/Restored' } });
     await fireEvent.click($('#restore-submit')!);
     await waitFor(() => expect($('#restore-result')).not.toBeNull());
-    expect(backend.restore).toHaveBeenCalledWith({ snapshot_id: 'snap-1', paths: [], target: '/home/ada/Restored' });
+    expect(backend.restore).toHaveBeenCalledWith({ snapshot_id: 'snap-1', paths: [], target: '/home/ada/Restored', conflict: 'keep_both' });
     expect($('#restore-result')?.textContent).toMatch(/1,284 files \(3.4 GB\) restored into\s+\/home\/ada\/Restored/);
   });
 
-  it('restores one folder of an older backup into a picked folder', async () => {
-    const { $, load, backend } = await setup();
-    await load;
-    await tick();
-    await fireEvent.change($('#restore-snapshot')!, { target: { value: 'snap-0' } });
-    await tick();
-    expect(options($('#restore-scope')).map(([v]) => v)).toEqual(['', '/home/ada/Documents']);
-    await fireEvent.change($('#restore-scope')!, { target: { value: '/home/ada/Documents' } });
-    await fireEvent.click($('#restore-pick-target')!);
-    await waitFor(() => expect(($('#restore-target') as HTMLInputElement).value).toBe('/home/ada/Picked'));
+  it('chooses several items, restores them to their original place, overwriting', async () => {
+    const { $, $$, backend } = await ready();
+    await fireEvent.click($('#restore-tree li[data-path="/home/ada/Documents"] button.name')!);
+    await waitFor(() => expect($('#restore-tree li[data-path="/home/ada/Documents/report.pdf"]')).not.toBeNull());
+    await fireEvent.click($('#restore-tree li[data-path="/home/ada/Documents/report.pdf"] input')!);
+    await fireEvent.click($('#restore-tree li[data-path="/home/ada/Documents/Taxes"] input')!);
+    expect($('#restore-selection')?.textContent).toMatch(/2 items chosen/);
+    expect($('#restore-submit')?.textContent).toMatch(/Restore 2 items/);
+    await fireEvent.click($('#restore-where-original')!);
+    expect($('#restore-target')).toBeNull();
+    await fireEvent.change($('#restore-conflict')!, { target: { value: 'overwrite' } });
     await fireEvent.click($('#restore-submit')!);
     await waitFor(() => expect(backend.restore).toHaveBeenCalled());
-    expect(backend.restore).toHaveBeenCalledWith({ snapshot_id: 'snap-0', paths: ['/home/ada/Documents'], target: '/home/ada/Picked' });
+    expect(backend.restore).toHaveBeenCalledWith({
+      snapshot_id: 'snap-1',
+      paths: ['/home/ada/Documents/report.pdf', '/home/ada/Documents/Taxes'],
+      target: null,
+      conflict: 'overwrite',
+    });
+    expect($$('#restore-tree li input:checked')).toHaveLength(2);
   });
 
-  it('forgets a chosen folder that the newly chosen backup does not have', async () => {
-    const { $, load, restore } = await setup();
-    await load;
-    await tick();
-    await fireEvent.change($('#restore-scope')!, { target: { value: '/home/ada/Pictures' } });
-    expect(restore.scope).toBe('/home/ada/Pictures');
+  it('"choose all" ticks every row here, a second click clears them; Clear empties the selection', async () => {
+    const { $, $$, restore } = await ready();
+    await fireEvent.click($('#restore-choose-all')!);
+    expect([...restore.chosen]).toEqual(['/home/ada/Documents', '/home/ada/Pictures']);
+    await fireEvent.click($('#restore-choose-all')!);
+    expect(restore.chosen.size).toBe(0);
+    await fireEvent.click($$('#restore-tree li input')[0]);
+    await fireEvent.click($('#restore-clear-selection')!);
+    expect(restore.chosen.size).toBe(0);
+  });
+
+  it('changing the backup clears the selection', async () => {
+    const { $, $$, restore } = await ready();
+    await fireEvent.click($$('#restore-tree li input')[0]);
+    expect(restore.chosen.size).toBe(1);
     await fireEvent.change($('#restore-snapshot')!, { target: { value: 'snap-0' } });
-    expect(restore.scope).toBe('');
+    expect(restore.chosen.size).toBe(0);
+  });
+
+  it('restores into a picked folder', async () => {
+    const { $, backend } = await ready();
+    await fireEvent.click($('#restore-pick-target')!);
+    await waitFor(() => expect(($('#restore-target') as HTMLInputElement).value).toBe('/home/ada/Picked'));
+    await fireEvent.change($('#restore-conflict')!, { target: { value: 'skip' } });
+    await fireEvent.click($('#restore-submit')!);
+    await waitFor(() => expect(backend.restore).toHaveBeenCalled());
+    expect(backend.restore.mock.calls[0][0]).toMatchObject({ target: '/home/ada/Picked', conflict: 'skip' });
   });
 
   it('lists files the restore had to leave out', async () => {
@@ -110,9 +313,7 @@ describe('Restore', () => {
       target: '/t',
       skipped: [{ path: '/home/ada/Pictures/broken.jpg', reason: 'A damaged piece could not be read' }],
     });
-    const { $, load } = await setup(backend);
-    await load;
-    await tick();
+    const { $ } = await ready(backend);
     await fireEvent.input($('#restore-target')!, { target: { value: '/t' } });
     await fireEvent.click($('#restore-submit')!);
     await waitFor(() => expect($('#restore-skipped')).not.toBeNull());
@@ -121,27 +322,29 @@ describe('Restore', () => {
   });
 
   it('asks where to restore instead of sending an empty target', async () => {
-    const { $, load, backend } = await setup();
-    await load;
-    await tick();
+    const { $, backend } = await ready();
     await fireEvent.click($('#restore-submit')!);
     expect($('#restore-target-error')?.textContent).toMatch(/Choose the folder/);
     expect(backend.restore).not.toHaveBeenCalled();
   });
 
-  it('is busy while restoring and shows a failure', async () => {
+  it('shows progress from restore-progress events, then a failure', async () => {
     const backend = new FakeBackend();
-    const pending = deferred<never>();
+    const pending = deferred<RestoreSummary>();
     backend.restore.mockReturnValueOnce(pending.promise);
-    const { $, load } = await setup(backend);
-    await load;
-    await tick();
+    const { $ } = await ready(backend);
     await fireEvent.input($('#restore-target')!, { target: { value: '/t' } });
     await fireEvent.click($('#restore-submit')!);
     expect($('#restore-submit')?.textContent).toMatch(/Restoring/);
     expect(($('#restore-submit') as HTMLButtonElement).disabled).toBe(true);
+    backend.emit('restore', { files_done: 3, files_total: 12, bytes_done: 250_000, bytes_total: 1_000_000, current_file: '/home/ada/Documents/notes.txt' });
+    await tick();
+    expect($('#restore-progress')?.textContent).toMatch(/25%/);
+    expect($('#restore-progress')?.textContent).toMatch(/3 of 12 files/);
+    expect($('#restore-progress')?.textContent).toMatch(/notes\.txt/);
     pending.reject(fail('integrity', 'photos/1.jpg is damaged.'));
     await waitFor(() => expect($('#error-banner')?.textContent).toMatch(/photos\/1.jpg is damaged/));
     expect($('#restore-result')).toBeNull();
+    expect($('#restore-progress')).toBeNull();
   });
 });

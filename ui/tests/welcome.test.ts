@@ -4,6 +4,7 @@ import Welcome from '../src/lib/views/Welcome.svelte';
 import { SessionState } from '../src/lib/state/session.svelte';
 import { WelcomeForm } from '../src/lib/state/welcome.svelte';
 import { FakeBackend, deferred, fail, ACCOUNT } from './fake-backend';
+import type { SignUpResult } from '../src/lib/ipc';
 
 function setup() {
   const backend = new FakeBackend();
@@ -70,20 +71,22 @@ describe('Welcome: sign up', () => {
       password: 'correct horse battery',
       confirm_age: true,
       server_url: 'http://127.0.0.1:8750',
+      key_mode: 'default',
+      private_key: null,
     });
     expect(session.account).toEqual(ACCOUNT);
   });
 
   it('shows that it is working while the request runs', async () => {
     const { $, backend } = setup();
-    const pending = deferred<typeof ACCOUNT>();
+    const pending = deferred<SignUpResult>();
     backend.signUp.mockReturnValueOnce(pending.promise);
     await fillSignUp($);
     await fireEvent.click($('#signup-submit')!);
     const button = $('#signup-submit') as HTMLButtonElement;
     expect(button.disabled).toBe(true);
     expect(button.textContent).toMatch(/Creating your account/);
-    pending.resolve(ACCOUNT);
+    pending.resolve({ account: ACCOUNT, recovery_code: null });
     await waitFor(() => expect(button.disabled).toBe(false));
   });
 
@@ -161,7 +164,41 @@ describe('Welcome: sign in', () => {
     await fireEvent.input($('#signin-password')!, { target: { value: 'pw' } });
     await fireEvent.click($('#signin-submit')!);
     await waitFor(() => expect(session.phase).toBe('signed_in'));
-    expect(backend.signIn).toHaveBeenCalledWith({ email: 'ada@example.com', password: 'pw', server_url: 'http://127.0.0.1:8750' });
+    expect(backend.signIn).toHaveBeenCalledWith({ email: 'ada@example.com', password: 'pw', server_url: 'http://127.0.0.1:8750', totp_code: null });
     expect(screen.queryByText(/at least 10/)).toBeNull();
+  });
+});
+
+describe('Welcome: two-step sign-in and forgotten password', () => {
+  it('asks for the authenticator code when the service needs one, then sends it', async () => {
+    const { $, backend, session } = setup();
+    backend.signIn.mockRejectedValueOnce(fail('totp_required', 'Enter the code.'));
+    await fireEvent.click($('#show-signin')!);
+    await fireEvent.input($('#signin-email')!, { target: { value: 'ada@example.com' } });
+    await fireEvent.input($('#signin-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#signin-submit')!);
+    await waitFor(() => expect($('#signin-totp')).not.toBeNull());
+    expect($('#error-banner')).toBeNull();
+    await waitFor(() => expect(document.activeElement).toBe($('#signin-totp')));
+    await fireEvent.input($('#signin-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#signin-submit')!);
+    expect($('#signin-totp-error')?.textContent).toMatch(/6-digit code/);
+    await fireEvent.input($('#signin-totp')!, { target: { value: ' 123456 ' } });
+    await fireEvent.click($('#signin-submit')!);
+    await waitFor(() => expect(session.phase).toBe('signed_in'));
+    expect(backend.signIn).toHaveBeenLastCalledWith({ email: 'ada@example.com', password: 'pw', server_url: 'http://127.0.0.1:8750', totp_code: '123456' });
+  });
+
+  it('sends a reset link and says the same thing whether or not the account exists', async () => {
+    const { $, backend } = setup();
+    await fireEvent.click($('#show-signin')!);
+    await fireEvent.click($('#forgot-password')!);
+    expect($('#signin-email-error')?.textContent).toMatch(/email/);
+    expect(backend.requestPasswordReset).not.toHaveBeenCalled();
+    await fireEvent.input($('#signin-email')!, { target: { value: 'ada@example.com' } });
+    await fireEvent.click($('#forgot-password')!);
+    await waitFor(() => expect($('#reset-sent')?.textContent).toMatch(/If ada@example\.com has a Coffer account/));
+    expect($('#reset-sent')?.textContent).toMatch(/never replaces a private encryption key/);
+    expect(backend.requestPasswordReset).toHaveBeenCalledWith('ada@example.com', 'http://127.0.0.1:8750');
   });
 });

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use coffer_client::{Agent, AgentOptions, BackupPhase, ErrorKind, RestoreRequest, SignInRequest, SignUpRequest};
+use coffer_client::{Agent, AgentOptions, BackupPhase, ConflictPolicy, ErrorKind, KeyMode, RestoreRequest, SignInRequest, SignUpRequest};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
@@ -37,6 +37,22 @@ enum Command {
         /// Confirm that you are at least 13 years old.
         #[arg(long)]
         confirm_age: bool,
+        /// Encrypt with your own key (from COFFER_KEY or standard input); Coffer cannot recover it.
+        #[arg(long)]
+        private_key: bool,
+    },
+    /// Unlock a private-key account on this device (key from COFFER_KEY or standard input).
+    Unlock {
+        /// Keep the unlocked key in this device's keychain.
+        #[arg(long)]
+        remember: bool,
+    },
+    /// Forget the unlocked key on this device.
+    Lock,
+    /// Your encryption key: status, change, switch mode, recover.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
     },
     /// Sign in (password from COFFER_PASSWORD or standard input).
     Login {
@@ -67,10 +83,43 @@ enum Command {
         #[arg(long = "path", value_name = "PATH")]
         paths: Vec<String>,
     },
+    /// Check that every backup can be restored (--read-data: download and authenticate everything).
+    Check {
+        #[arg(long)]
+        read_data: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a damaged backup restorable again, minus the files that are lost.
+    Repair {
+        /// Snapshot id or a unique prefix of one.
+        snapshot: String,
+    },
     /// Show which account and service this agent uses.
     Status {
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Show the key mode and whether it is unlocked here.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change the private key (COFFER_KEY: current, COFFER_NEW_KEY: new, COFFER_PASSWORD: account password).
+    Change,
+    /// Switch key mode (to default: COFFER_KEY and COFFER_PASSWORD).
+    Switch {
+        #[arg(long, value_parser = ["private", "default"])]
+        to: String,
+    },
+    /// Unlock with the recovery code where the key is lost (COFFER_RECOVERY_CODE or standard input).
+    Recover {
+        #[arg(long)]
+        remember: bool,
     },
 }
 
@@ -92,24 +141,35 @@ fn main() -> ExitCode {
     }
 }
 
-/// The password: `COFFER_PASSWORD`, else a hidden prompt on a terminal, else
-/// the first line of standard input.
-fn read_password(prompt: &str) -> Result<String> {
-    if let Ok(password) = std::env::var("COFFER_PASSWORD") {
-        return Ok(password);
+/// Lines of standard input not yet used: secrets a script pipes in, one a line.
+static STDIN_LINES: std::sync::Mutex<Option<std::vec::IntoIter<String>>> = std::sync::Mutex::new(None);
+
+/// A secret: from the environment variable `var`, else a hidden prompt on a
+/// terminal, else the next line of standard input.
+fn read_secret(var: &str, prompt: &str, what: &str) -> Result<String> {
+    if let Ok(value) = std::env::var(var) {
+        return Ok(value);
     }
     let stdin = std::io::stdin();
-    let password = if stdin.is_terminal() {
-        rpassword::prompt_password(prompt).context("could not read the password")?
+    let value = if stdin.is_terminal() {
+        rpassword::prompt_password(prompt).with_context(|| format!("could not read the {what}"))?
     } else {
-        let mut text = String::new();
-        stdin.lock().read_to_string(&mut text).context("could not read the password from standard input")?;
-        text.lines().next().unwrap_or_default().to_owned()
+        let mut lines = STDIN_LINES.lock().expect("stdin lock");
+        if lines.is_none() {
+            let mut text = String::new();
+            stdin.lock().read_to_string(&mut text).with_context(|| format!("could not read the {what} from standard input"))?;
+            *lines = Some(text.lines().map(str::to_owned).collect::<Vec<_>>().into_iter());
+        }
+        lines.as_mut().and_then(Iterator::next).unwrap_or_default()
     };
-    if password.is_empty() {
-        bail!("no password given: set COFFER_PASSWORD or type it when asked");
+    if value.is_empty() {
+        bail!("no {what} given: set {var} or type it when asked");
     }
-    Ok(password)
+    Ok(value)
+}
+
+fn read_password(prompt: &str) -> Result<String> {
+    read_secret("COFFER_PASSWORD", prompt, "password")
 }
 
 /// With no keychain the agent cannot remember a session between commands:
@@ -130,7 +190,20 @@ fn ensure_session(agent: &Agent) -> Result<()> {
              set COFFER_PASSWORD to sign in for each command"
         );
     };
-    agent.sign_in(&SignInRequest { email, password, server_url: None })?;
+    agent.sign_in(&SignInRequest { email, password, server_url: None, totp_code: std::env::var("COFFER_TOTP").ok() })?;
+    Ok(())
+}
+
+/// Signed in and, for a private-key account, unlocked (from `COFFER_KEY`
+/// when the key is not remembered on this device).
+fn ensure_unlocked(agent: &Agent) -> Result<()> {
+    ensure_session(agent)?;
+    if agent.status().locked {
+        let Ok(key) = std::env::var("COFFER_KEY") else {
+            bail!("your backups are locked on this device: run `coffer unlock` (or set COFFER_KEY)");
+        };
+        agent.unlock(&key, false)?;
+    }
     Ok(())
 }
 
@@ -149,24 +222,95 @@ fn run(cli: Cli) -> Result<()> {
         eprintln!("coffer: no keychain is reachable: this command's session is not remembered (set COFFER_PASSWORD for later commands)");
     }
     match cli.command {
-        Command::Signup { first, last, email, confirm_age } => {
+        Command::Signup { first, last, email, confirm_age, private_key } => {
             if !confirm_age {
                 bail!("You must be at least 13 years old to use Coffer: pass --confirm-age to confirm that you are.");
             }
             let password = read_password("New Coffer password: ")?;
-            let account = agent.sign_up(&SignUpRequest {
+            let key = if private_key {
+                eprintln!("Coffer cannot recover your files without your encryption key. Keep it, and the recovery code below, safe.");
+                Some(read_secret("COFFER_KEY", "Your encryption key: ", "encryption key")?)
+            } else {
+                None
+            };
+            let result = agent.sign_up(&SignUpRequest {
                 first_name: first,
                 last_name: last,
                 email,
                 password,
                 confirm_age,
                 server_url: server,
+                key_mode: if private_key { KeyMode::Private } else { KeyMode::Default },
+                private_key: key,
             })?;
-            println!("Signed up and signed in as {} at {}", account.email, account.server_url);
+            println!("Signed up and signed in as {} at {}", result.account.email, result.account.server_url);
+            if let Some(code) = result.recovery_code {
+                println!("Recovery code (shown once; print or save it): {code}");
+            }
+        }
+        Command::Unlock { remember } => {
+            ensure_session(&agent)?;
+            let key = read_secret("COFFER_KEY", "Your encryption key: ", "encryption key")?;
+            let status = agent.unlock(&key, remember)?;
+            println!("Unlocked{}", if status.remembered { " and remembered on this device" } else { " for this command" });
+        }
+        Command::Lock => {
+            ensure_session(&agent)?;
+            agent.lock_now()?;
+            println!("Locked: the key is no longer kept on this device");
+        }
+        Command::Key { action } => {
+            ensure_session(&agent)?;
+            match action {
+                KeyAction::Status { json } => {
+                    let status = agent.key_status()?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&status)?);
+                    } else {
+                        let mode = match status.mode {
+                            KeyMode::Default => "default key (escrowed with the service)",
+                            KeyMode::Private => "private key (only you can open your files)",
+                        };
+                        println!("Mode: {mode}");
+                        if let Some(at) = status.changed_at {
+                            println!("Last changed: {}", format_time(at));
+                        }
+                        println!("On this device: {}", if !status.unlocked { "locked" } else if status.remembered { "unlocked, remembered" } else { "unlocked" });
+                    }
+                }
+                KeyAction::Change => {
+                    let current = read_secret("COFFER_KEY", "Current encryption key: ", "current key")?;
+                    let new = read_secret("COFFER_NEW_KEY", "New encryption key: ", "new key")?;
+                    let password = read_password("Coffer password: ")?;
+                    agent.change_key(&current, &new, &password)?;
+                    println!("Key changed; your recovery code still works");
+                }
+                KeyAction::Switch { to } if to == "default" => {
+                    let key = read_secret("COFFER_KEY", "Your encryption key: ", "encryption key")?;
+                    let password = read_password("Coffer password: ")?;
+                    agent.switch_to_default_key(&key, &password)?;
+                    println!("Switched to the default key: the service now keeps your data key in escrow");
+                }
+                KeyAction::Switch { .. } => {
+                    bail!("switching an existing default-key account to a private key is not available in this version")
+                }
+                KeyAction::Recover { remember } => {
+                    let code = read_secret("COFFER_RECOVERY_CODE", "Recovery code: ", "recovery code")?;
+                    agent.unlock_with_recovery(&code, remember)?;
+                    println!("Unlocked with the recovery code; set a new key with `coffer key change` if the old one is lost");
+                }
+            }
         }
         Command::Login { email } => {
             let password = read_password("Coffer password: ")?;
-            let account = agent.sign_in(&SignInRequest { email, password, server_url: server })?;
+            let totp_code = std::env::var("COFFER_TOTP").ok();
+            let account = match agent.sign_in(&SignInRequest { email: email.clone(), password: password.clone(), server_url: server.clone(), totp_code }) {
+                Err(err) if err.kind == ErrorKind::TotpRequired => {
+                    let code = read_secret("COFFER_TOTP", "Two-factor code: ", "two-factor code")?;
+                    agent.sign_in(&SignInRequest { email, password, server_url: server, totp_code: Some(code) })?
+                }
+                other => other?,
+            };
             println!("Signed in as {} at {}", account.email, account.server_url);
         }
         Command::Logout => {
@@ -187,11 +331,11 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Backup => {
-            ensure_session(&agent)?;
+            ensure_unlocked(&agent)?;
             backup(&agent)?;
         }
         Command::Snapshots { json } => {
-            ensure_session(&agent)?;
+            ensure_unlocked(&agent)?;
             let snapshots = agent.snapshots()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&snapshots)?);
@@ -212,12 +356,13 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Restore { snapshot, to, paths } => {
-            ensure_session(&agent)?;
+            ensure_unlocked(&agent)?;
             let to = std::path::absolute(&to).context("cannot resolve the restore folder")?;
             let request = RestoreRequest {
                 snapshot_id: snapshot.unwrap_or_default(),
                 paths,
-                target: to.to_string_lossy().into_owned(),
+                target: Some(to.to_string_lossy().into_owned()),
+                conflict: ConflictPolicy::Overwrite,
             };
             let summary = agent.restore(&request, &mut |_| {})?;
             println!("Restored {} files ({}) into {}", summary.files, format_bytes(summary.bytes), summary.target);
@@ -227,6 +372,22 @@ fn run(cli: Cli) -> Result<()> {
             if !summary.skipped.is_empty() {
                 bail!("{} files could not be restored", summary.skipped.len());
             }
+        }
+        Command::Check { read_data, json } => {
+            ensure_unlocked(&agent)?;
+            let (report, text) = agent.verify(read_data)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{text}");
+            }
+            if !report.ok {
+                bail!("the check found damage (see above); `coffer repair SNAPSHOT` keeps what can be restored");
+            }
+        }
+        Command::Repair { snapshot } => {
+            ensure_unlocked(&agent)?;
+            print!("{}", agent.repair(&snapshot)?);
         }
         Command::Status { json } => {
             let status = agent.status();

@@ -179,3 +179,55 @@ fn bad_input_gets_a_clear_error() {
     let out = coffer.run(&["signup", "--first", "A"]);
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
 }
+
+#[test]
+fn a_private_key_account_from_the_command_line() {
+    const KEY: &str = "violet tractor sings under moonlit harbor";
+    const NEW_KEY: &str = "seven quiet otters juggle amber lanterns";
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    fs::create_dir(&data).unwrap();
+    fs::write(data.join("a.txt"), b"private words").unwrap();
+    let laptop = Coffer::without_keychain(&home.path().join("laptop"));
+
+    let out = laptop
+        .command(&["--server", &server.url, "signup", "--first", "A", "--last", "B", "--email", "pk@example.com", "--confirm-age", "--private-key"])
+        .env("COFFER_PASSWORD", PASSWORD)
+        .env("COFFER_KEY", KEY)
+        .output()
+        .unwrap();
+    let stdout = check(out, &["signup --private-key"]);
+    let code = stdout.lines().find_map(|l| l.strip_prefix("Recovery code (shown once; print or save it): ")).expect("the recovery code is printed").to_owned();
+
+    laptop.ok(&["folders", "add", data.to_str().unwrap()]);
+    let with_key = |c: &Coffer, args: &[&str]| check(c.command(args).env("COFFER_PASSWORD", PASSWORD).env("COFFER_KEY", KEY).output().unwrap(), args);
+    with_key(&laptop, &["backup"]);
+
+    let desktop = Coffer::without_keychain(&home.path().join("desktop"));
+    check(desktop.command(&["--server", &server.url, "login", "--email", "pk@example.com"]).env("COFFER_PASSWORD", PASSWORD).output().unwrap(), &["login"]);
+    let out = desktop.run_with_password(&["snapshots"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
+    let out = desktop.command(&["snapshots"]).env("COFFER_PASSWORD", PASSWORD).env("COFFER_KEY", "a wrong key entirely").output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("does not unlock"), "{}", stderr(&out));
+
+    let status: serde_json::Value = serde_json::from_str(&with_key(&desktop, &["key", "status", "--json"])).unwrap();
+    assert_eq!(status["mode"], "private");
+    let target = home.path().join("restored");
+    with_key(&desktop, &["restore", "--to", target.to_str().unwrap()]);
+    assert_eq!(fs::read(target.join("data/a.txt")).unwrap(), b"private words");
+
+    check(
+        desktop.command(&["key", "change"]).env("COFFER_PASSWORD", PASSWORD).env("COFFER_KEY", KEY).env("COFFER_NEW_KEY", NEW_KEY).output().unwrap(),
+        &["key", "change"],
+    );
+    let out = desktop.command(&["snapshots"]).env("COFFER_PASSWORD", PASSWORD).env("COFFER_KEY", KEY).output().unwrap();
+    assert!(!out.status.success(), "the old key no longer unlocks");
+    let recovered = check(
+        desktop.command(&["key", "recover"]).env("COFFER_PASSWORD", PASSWORD).env("COFFER_RECOVERY_CODE", &code).output().unwrap(),
+        &["key", "recover"],
+    );
+    assert!(recovered.contains("Unlocked"));
+}

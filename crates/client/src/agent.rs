@@ -6,8 +6,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use coffer_engine::{Backend, DataKey, Id, Repository};
+use std::collections::HashMap;
 
+use coffer_engine::{Backend, DataKey, FileKind, Id, Repository, Snapshot};
+
+use crate::browse::{self, TreeCache};
+use crate::encryption::{require_strong_key, wrap_new_key};
+use crate::exclusions::ExclusionRules;
+use crate::scheduler::{Control, SchedulerShared};
+use crate::throttle::Throttle;
 use crate::catalog::{Catalog, RunOutcome};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secrets::{Keychain, ProcessMemory, Secret, SecretStore};
@@ -49,11 +56,21 @@ pub fn default_config_dir() -> PathBuf {
 }
 
 pub struct Agent {
+    config_dir: PathBuf,
     catalog: Catalog,
-    secrets: Box<dyn SecretStore>,
+    throttle: Arc<Throttle>,
+    scheduler: SchedulerShared,
+    pub(crate) secrets: Arc<dyn SecretStore>,
+    /// An unlocked private key the person chose not to remember: this process only.
+    pub(crate) memory_key: Mutex<Option<DataKey>>,
     keychain_available: bool,
     running: AtomicBool,
     progress: Mutex<Option<BackupProgress>>,
+    /// A repository kept open for reading (browse, search, snapshots).
+    reader: Mutex<Option<Repository>>,
+    /// Snapshots are immutable: each is downloaded and decrypted once.
+    snapshot_cache: Mutex<HashMap<Id, Snapshot>>,
+    trees: TreeCache,
 }
 
 /// Marks the agent busy for as long as it lives.
@@ -65,7 +82,7 @@ impl Drop for RunGuard<'_> {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
@@ -78,13 +95,17 @@ fn device_name() -> String {
     }
 }
 
-mod keys {
+pub(crate) mod keys {
     pub const SERVER_URL: &str = "server_url";
     pub const DEVICE_ID: &str = "device_id";
     pub const ACCOUNT_ID: &str = "account_id";
     pub const EMAIL: &str = "email";
     pub const FIRST_NAME: &str = "first_name";
     pub const LAST_NAME: &str = "last_name";
+    pub const EXCLUSIONS: &str = "exclusions";
+    pub const SCHEDULE: &str = "schedule";
+    pub const PAUSED_UNTIL: &str = "paused_until";
+    pub const KEY_MODE: &str = "key_mode";
 }
 
 impl Agent {
@@ -107,11 +128,50 @@ impl Agent {
         };
         let keychain = if options.use_keychain { Keychain::probe(&options.keychain_service, &device_id) } else { None };
         let keychain_available = keychain.is_some();
-        let secrets: Box<dyn SecretStore> = match keychain {
-            Some(k) => Box::new(k),
-            None => Box::new(ProcessMemory::default()),
+        let secrets: Arc<dyn SecretStore> = match keychain {
+            Some(k) => Arc::new(k),
+            None => Arc::new(ProcessMemory::default()),
         };
-        Ok(Agent { catalog, secrets, keychain_available, running: AtomicBool::new(false), progress: Mutex::new(None) })
+        let agent = Agent {
+            config_dir: options.config_dir.clone(),
+            catalog,
+            throttle: Arc::default(),
+            scheduler: SchedulerShared::default(),
+            secrets,
+            keychain_available,
+            memory_key: Mutex::new(None),
+            running: AtomicBool::new(false),
+            progress: Mutex::new(None),
+            reader: Mutex::new(None),
+            snapshot_cache: Mutex::new(HashMap::new()),
+            trees: TreeCache::default(),
+        };
+        agent.apply_limits(&agent.schedule()?);
+        Ok(agent)
+    }
+
+    /// The folder holding this agent's catalog.
+    pub fn config_dir(&self) -> &Path {
+        &self.config_dir
+    }
+
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub(crate) fn scheduler_shared(&self) -> &SchedulerShared {
+        &self.scheduler
+    }
+
+    /// Applies the bandwidth limits of `settings` to every transfer, running ones included.
+    pub(crate) fn apply_limits(&self, settings: &ScheduleSettings) {
+        let kib = |limit: Option<u32>| limit.map_or(0, |k| u64::from(k) * 1024);
+        self.throttle.set_limits(kib(settings.upload_limit_kib), kib(settings.download_limit_kib));
+    }
+
+    /// When this device's last backup finished (Unix ms).
+    pub fn last_backup_time(&self) -> Option<i64> {
+        self.catalog.runs(20).ok()?.into_iter().find(|r| r.finished_at.is_some() && r.snapshot_id.is_some())?.finished_at
     }
 
     /// Whether secrets survive this process (an OS keychain is reachable).
@@ -140,7 +200,7 @@ impl Agent {
         self.catalog.set_setting(keys::SERVER_URL, url)
     }
 
-    fn device_id(&self) -> Result<String> {
+    pub(crate) fn device_id(&self) -> Result<String> {
         self.catalog
             .setting(keys::DEVICE_ID)?
             .ok_or_else(|| Error::new(ErrorKind::Io, "the catalog lost its device id"))
@@ -156,7 +216,7 @@ impl Agent {
         Ok(self.catalog.setting(keys::ACCOUNT_ID)?.is_some() && self.secrets.get(Secret::SessionToken)?.is_some())
     }
 
-    fn account_info(&self) -> Result<AccountInfo> {
+    pub(crate) fn account_info(&self) -> Result<AccountInfo> {
         let get = |key| -> Result<String> {
             self.catalog.setting(key)?.ok_or_else(|| Error::new(ErrorKind::NotSignedIn, "sign in to Coffer first"))
         };
@@ -178,6 +238,7 @@ impl Agent {
             server_url: self.server_url(),
             keychain_available: self.keychain_available,
             backup: self.current_progress(),
+            locked: signed_in && self.is_locked(),
         }
     }
 
@@ -203,25 +264,47 @@ impl Agent {
     ///
     /// # Errors
     /// `InvalidInput` naming the field, `AgeNotConfirmed`, `EmailTaken`, `Network`.
-    pub fn sign_up(&self, request: &SignUpRequest) -> Result<AccountInfo> {
+    pub fn sign_up(&self, request: &SignUpRequest) -> Result<SignUpResult> {
         if !request.confirm_age {
             return Err(Error::new(ErrorKind::AgeNotConfirmed, "You must be at least 13 years old to use Coffer."));
         }
-        let service = self.use_server(request.server_url.as_deref())?;
         let key = DataKey::generate();
+        let (key_mode, data_key, wrapped_keys, recovery) = match request.key_mode {
+            KeyMode::Default => ("default", Some(service::encode_key(&key)), None, None),
+            KeyMode::Private => {
+                let secret = request.private_key.as_deref().unwrap_or_default();
+                let context = [request.email.as_str(), request.first_name.as_str(), request.last_name.as_str()];
+                require_strong_key(secret, &context)?;
+                let (wrapped, code) = wrap_new_key(&key, secret)?;
+                ("private", None, Some(wrapped), Some(code))
+            }
+        };
+        let service = self.use_server(request.server_url.as_deref())?;
         service.sign_up(&NewAccount {
             first_name: request.first_name.trim(),
             last_name: request.last_name.trim(),
             email: request.email.trim(),
             password: &request.password,
             age_confirmed: request.confirm_age,
-            key_mode: "default",
-            data_key: service::encode_key(&key),
+            key_mode,
+            data_key,
+            wrapped_keys,
         })?;
-        self.sign_in(&SignInRequest { email: request.email.clone(), password: request.password.clone(), server_url: None })
+        let account = self.sign_in(&SignInRequest {
+            email: request.email.clone(),
+            password: request.password.clone(),
+            server_url: None,
+            totp_code: None,
+        })?;
+        if request.key_mode == KeyMode::Private {
+            // The person just typed the key on this device: it stays unlocked here.
+            self.keep_key(&key, true)?;
+        }
+        Ok(SignUpResult { account, recovery_code: recovery.map(|c| c.to_string()) })
     }
 
-    /// Signs this device in, fetching the account's data key.
+    /// Signs this device in. A default-key account is unlocked at once; a
+    /// private-key account stays locked until its key is entered.
     ///
     /// # Errors
     /// `InvalidCredentials`, `Network`, `NoKeychain` when the keychain fails mid-way.
@@ -229,16 +312,33 @@ impl Agent {
         let service = self.use_server(request.server_url.as_deref())?;
         let device_id = self.device_id()?;
         let name = device_name();
-        let grant = service.sign_in(request.email.trim(), &request.password, &DeviceIdentity { id: &device_id, name: &name })?;
-        let service = service.with_token(grant.token.clone());
-        let key = service.escrowed_key()?;
+        let grant = service.sign_in(
+            request.email.trim(),
+            &request.password,
+            request.totp_code.as_deref(),
+            &DeviceIdentity { id: &device_id, name: &name },
+        )?;
+        let service = service.with_token(grant.access_token.clone());
+        let account_key = service.account_key()?;
         let account = grant.account;
         if self.catalog.setting(keys::ACCOUNT_ID)?.as_deref() != Some(account.account_id.as_str()) {
             // Another account's content ids mean nothing under this one's key.
             self.catalog.forget_files()?;
         }
-        self.secrets.set(Secret::SessionToken, &grant.token)?;
-        self.secrets.set(Secret::DataKey, &service::encode_key(&key))?;
+        self.forget_reader();
+        self.forget_key()?;
+        self.secrets.set(Secret::SessionToken, &grant.access_token)?;
+        match &grant.refresh_token {
+            Some(refresh) => self.secrets.set(Secret::RefreshToken, refresh)?,
+            None => self.secrets.delete(Secret::RefreshToken)?,
+        }
+        match &account_key {
+            service::AccountKey::Default { key, .. } => {
+                self.secrets.set(Secret::DataKey, &service::encode_key(key))?;
+                self.catalog.set_setting(keys::KEY_MODE, "default")?;
+            }
+            service::AccountKey::Private { .. } => self.catalog.set_setting(keys::KEY_MODE, "private")?,
+        }
         self.catalog.set_setting(keys::ACCOUNT_ID, &account.account_id)?;
         self.catalog.set_setting(keys::EMAIL, &account.email)?;
         self.catalog.set_setting(keys::FIRST_NAME, &account.first_name)?;
@@ -259,30 +359,42 @@ impl Agent {
         self.forget_session()
     }
 
-    fn forget_session(&self) -> Result<()> {
+    /// Drops what was read from the service: it belonged to the session that ends.
+    pub(crate) fn forget_reader(&self) {
+        *self.reader.lock().expect("reader lock") = None;
+        self.snapshot_cache.lock().expect("snapshot cache").clear();
+    }
+
+    pub(crate) fn forget_session(&self) -> Result<()> {
+        self.forget_reader();
+        self.forget_key()?;
         self.secrets.delete(Secret::SessionToken)?;
-        self.secrets.delete(Secret::DataKey)?;
+        self.secrets.delete(Secret::RefreshToken)?;
         Ok(())
     }
 
-    fn service(&self) -> Result<ServiceClient> {
+    pub(crate) fn service(&self) -> Result<ServiceClient> {
         let token = self
             .secrets
             .get(Secret::SessionToken)?
             .ok_or_else(|| Error::new(ErrorKind::NotSignedIn, "sign in to Coffer first"))?;
-        Ok(ServiceClient::new(&self.server_url())?.with_token(token))
+        let refresh = self.secrets.get(Secret::RefreshToken)?;
+        let secrets = Arc::clone(&self.secrets);
+        // Renewed tokens go straight back to the keychain.
+        let persist: crate::service::PersistTokens = Arc::new(move |tokens: &crate::service::Tokens| {
+            let _ = secrets.set(Secret::SessionToken, &tokens.access);
+            if let Some(refresh) = &tokens.refresh {
+                let _ = secrets.set(Secret::RefreshToken, refresh);
+            }
+        });
+        Ok(ServiceClient::new(&self.server_url())?
+            .with_session(crate::service::Tokens { access: token, refresh }, Some(persist))
+            .with_throttle(Arc::clone(&self.throttle)))
     }
 
-    fn repository(&self) -> Result<Repository> {
+    pub(crate) fn repository(&self) -> Result<Repository> {
         let service = self.service()?;
-        let key = match self.secrets.get(Secret::DataKey)? {
-            Some(text) => service::decode_key(&text)?,
-            None => {
-                let key = service.escrowed_key()?;
-                self.secrets.set(Secret::DataKey, &service::encode_key(&key))?;
-                key
-            }
-        };
+        let key = self.data_key(&service)?;
         let backend: Arc<dyn Backend> = Arc::new(service);
         Ok(Repository::open(backend, &key)?)
     }
@@ -332,6 +444,7 @@ impl Agent {
             }
         }
         self.catalog.add_folder(&resolved, now_ms())?;
+        self.scheduler.poke(Control::Reload);
         self.folders()
     }
 
@@ -341,6 +454,7 @@ impl Agent {
     /// `NotFound` when it was not chosen.
     pub fn remove_folder(&self, path: &str) -> Result<Vec<FolderInfo>> {
         self.catalog.remove_folder(Path::new(path.trim()))?;
+        self.scheduler.poke(Control::Reload);
         self.folders()
     }
 
@@ -388,13 +502,15 @@ impl Agent {
             ..Default::default()
         };
         let run = self.catalog.begin_run(options.time)?;
+        let mut rate = RateMeter::new();
         let mut on_progress = |p: &coffer_engine::BackupProgress| {
-            let view = progress_view(p);
+            let view = progress_view(p, &mut rate);
             *self.progress.lock().expect("progress lock") = Some(view.clone());
             progress(&view);
         };
         let result = coffer_engine::backup(&mut repo, &options, &self.catalog, &mut on_progress);
         *self.progress.lock().expect("progress lock") = None;
+        self.scheduler.poke(Control::BackupFinished);
         let summary = match result {
             Ok(summary) => summary,
             Err(err) => {
@@ -427,26 +543,469 @@ impl Agent {
         })
     }
 
+    /// Runs `read` on the repository kept open for reading, opening it on
+    /// first use and picking up indexes written since.
+    fn with_reader<T>(&self, read: impl FnOnce(&Repository) -> Result<T>) -> Result<T> {
+        let mut reader = self.reader.lock().expect("reader lock");
+        match reader.as_mut() {
+            Some(repo) => repo.refresh()?,
+            None => *reader = Some(self.repository()?),
+        }
+        read(reader.as_ref().expect("opened above"))
+    }
+
+    /// The account's snapshots, newest first, each downloaded only once.
+    fn snapshot_list(&self, repo: &Repository) -> Result<Vec<(Id, Snapshot)>> {
+        let listed = repo.backend().list(FileKind::Snapshot)?;
+        let mut cache = self.snapshot_cache.lock().expect("snapshot cache");
+        let mut list = Vec::with_capacity(listed.len());
+        for object in listed {
+            let snapshot = match cache.get(&object.id) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = repo.snapshot(&object.id)?;
+                    cache.insert(object.id, s.clone());
+                    s
+                }
+            };
+            list.push((object.id, snapshot));
+        }
+        // Forgotten snapshots leave the cache too.
+        let live: std::collections::HashSet<Id> = list.iter().map(|(id, _)| *id).collect();
+        cache.retain(|id, _| live.contains(id));
+        list.sort_by(|a, b| b.1.time.cmp(&a.1.time).then_with(|| b.0.cmp(&a.0)));
+        Ok(list)
+    }
+
+    /// Starts a backup on its own thread: `progress` sees it run, `done`
+    /// gets its outcome. Used by the app, the tray and the scheduler.
+    ///
+    /// # Errors
+    /// `Busy` when a backup or restore is already running.
+    pub fn spawn_backup(
+        self: &Arc<Self>,
+        mut progress: impl FnMut(&BackupProgress) + Send + 'static,
+        done: impl FnOnce(Result<BackupReport>) + Send + 'static,
+    ) -> Result<()> {
+        if self.running.load(Ordering::SeqCst) {
+            return Err(Error::new(ErrorKind::Busy, "a backup is already running"));
+        }
+        let agent = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("coffer-backup".into())
+            .spawn(move || done(agent.backup_now(&mut progress)))
+            .map_err(|e| Error::new(ErrorKind::Io, format!("could not start the backup: {e}")))?;
+        Ok(())
+    }
+
     /// Every committed backup of the account, newest first.
     ///
     /// # Errors
     /// `NotSignedIn`, `Unauthorized`, `Network`, `Integrity`.
     pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>> {
-        let repo = self.repository()?;
-        let mut list: Vec<SnapshotInfo> = repo
-            .snapshots()?
+        let list = self.with_reader(|repo| self.snapshot_list(repo))?;
+        Ok(list
             .into_iter()
             .map(|(id, s)| SnapshotInfo {
                 id: id.to_hex(),
                 time: s.time,
                 device_name: s.device_name,
+                device_id: s.device_id,
                 roots: s.roots.into_iter().map(|r| r.path).collect(),
                 files: s.files,
                 bytes: s.bytes,
             })
+            .collect())
+    }
+
+    /// The devices that have backed up to this account, most recent first.
+    ///
+    /// # Errors
+    /// As [`Agent::snapshots`].
+    pub fn devices(&self) -> Result<Vec<DeviceInfo>> {
+        let own = self.device_id()?;
+        let mut devices: Vec<DeviceInfo> = Vec::new();
+        for snapshot in self.snapshots()? {
+            match devices.iter_mut().find(|d| d.device_id == snapshot.device_id) {
+                Some(device) => device.snapshots += 1,
+                None => devices.push(DeviceInfo {
+                    this_device: snapshot.device_id == own,
+                    device_id: snapshot.device_id,
+                    device_name: snapshot.device_name,
+                    last_backup: Some(snapshot.time),
+                    snapshots: 1,
+                }),
+            }
+        }
+        Ok(devices)
+    }
+
+    /// A folder as it was in a backup; `path` None lists the backed-up folders.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown snapshot or a path not in it; `InvalidInput` for a file path.
+    pub fn browse(&self, snapshot_id: &str, path: Option<&str>) -> Result<Vec<TreeEntry>> {
+        let id = self.resolve_snapshot(snapshot_id)?;
+        self.with_reader(|repo| {
+            let snapshots = self.snapshot_list(repo)?;
+            let (_, snapshot) = snapshots.iter().find(|(i, _)| *i == id).expect("resolved above");
+            browse::list(repo, &self.trees, snapshot, path)
+        })
+    }
+
+    /// Files and folders whose name contains `query`, in one backup or across all.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an empty query; `NotFound` for an unknown snapshot.
+    pub fn search_files(&self, query: &str, snapshot_id: Option<&str>) -> Result<Vec<SearchHit>> {
+        let only = snapshot_id.map(|s| self.resolve_snapshot(s)).transpose()?;
+        self.with_reader(|repo| {
+            let mut snapshots = self.snapshot_list(repo)?;
+            if let Some(only) = only {
+                snapshots.retain(|(id, _)| *id == only);
+            }
+            browse::search(repo, &self.trees, &snapshots, query)
+        })
+    }
+
+    /// Every version of one file across the account's backups, newest first.
+    ///
+    /// # Errors
+    /// `NotFound` when no backup has a file at `path`.
+    pub fn file_versions(&self, path: &str) -> Result<Vec<FileVersion>> {
+        self.with_reader(|repo| {
+            let snapshots = self.snapshot_list(repo)?;
+            browse::versions(repo, &self.trees, &snapshots, path.trim())
+        })
+    }
+
+    pub(crate) fn load_setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        match self.catalog.setting(key)? {
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| Error::new(ErrorKind::Io, format!("the catalog's {key} setting is damaged: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn store_setting<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        let text = serde_json::to_string(value).expect("settings serialize");
+        self.catalog.set_setting(key, &text)
+    }
+
+    /// What is left out of backups.
+    pub fn exclusions(&self) -> Result<ExclusionSettings> {
+        Ok(self.load_setting(keys::EXCLUSIONS)?.unwrap_or_default())
+    }
+
+    /// Changes what is left out of backups, from the next backup on.
+    ///
+    /// # Errors
+    /// `InvalidInput` naming a bad pattern, preset or limit; nothing is changed then.
+    pub fn set_exclusions(&self, settings: &ExclusionSettings) -> Result<ExclusionSettings> {
+        let mut settings = settings.clone();
+        settings.patterns = settings.patterns.iter().map(|p| p.trim().to_owned()).collect();
+        settings.patterns.dedup();
+        ExclusionRules::new(&settings)?;
+        self.store_setting(keys::EXCLUSIONS, &settings)?;
+        Ok(settings)
+    }
+
+    /// Walks the chosen folders as a backup would, calling `visit` for each
+    /// entry with its exclusion reason (None when it is backed up).
+    fn walk_folders(&self, visit: &mut dyn FnMut(&Path, &std::fs::Metadata, Option<String>) -> bool) -> Result<()> {
+        let rules = ExclusionRules::new(&self.exclusions()?)?;
+        for folder in self.catalog.folders()? {
+            let mut walker = walkdir::WalkDir::new(&folder.path).min_depth(1).into_iter();
+            while let Some(entry) = walker.next() {
+                let Ok(entry) = entry else { continue };
+                let Ok(meta) = entry.metadata() else { continue };
+                let relative = entry.path().strip_prefix(&folder.path).unwrap_or(entry.path());
+                let reason = rules.reason(relative, meta.is_dir(), meta.len());
+                if reason.is_some() && meta.is_dir() {
+                    walker.skip_current_dir();
+                }
+                if !visit(entry.path(), &meta, reason) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Each chosen folder's file count and size as the next backup sees it.
+    ///
+    /// # Errors
+    /// `Io` when the catalog cannot be read.
+    pub fn folder_usage(&self) -> Result<Vec<FolderUsage>> {
+        let mut usage: Vec<FolderUsage> = self
+            .catalog
+            .folders()?
+            .into_iter()
+            .map(|f| FolderUsage { path: f.path.to_string_lossy().into_owned(), files: 0, bytes: 0, excluded: 0 })
             .collect();
-        list.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.id.cmp(&a.id)));
-        Ok(list)
+        self.walk_folders(&mut |path, meta, reason| {
+            if let Some(folder) = usage.iter_mut().find(|u| path.starts_with(&u.path)) {
+                match reason {
+                    Some(_) => folder.excluded += 1,
+                    None if meta.is_file() => {
+                        folder.files += 1;
+                        folder.bytes += meta.len();
+                    }
+                    None => {}
+                }
+            }
+            true
+        })?;
+        Ok(usage)
+    }
+
+    /// What the next backup will leave out and why (the first 1000 entries;
+    /// an excluded folder counts once, not its contents).
+    ///
+    /// # Errors
+    /// `Io` when the catalog cannot be read.
+    pub fn excluded_files(&self) -> Result<Vec<ExcludedFile>> {
+        let mut excluded = Vec::new();
+        self.walk_folders(&mut |path, _, reason| {
+            if let Some(reason) = reason {
+                excluded.push(ExcludedFile { path: path.to_string_lossy().into_owned(), reason });
+            }
+            excluded.len() < 1000
+        })?;
+        Ok(excluded)
+    }
+
+    /// Checks the account's backups: every snapshot's folders and files
+    /// resolvable; with `read_data`, every pack downloaded and authenticated.
+    /// Returns the report and the text `coffer check` prints.
+    ///
+    /// # Errors
+    /// `NotSignedIn`, `Network`; damage is reported, not an error.
+    pub fn verify(&self, read_data: bool) -> Result<(VerifyReport, String)> {
+        let report = self.with_reader(|repo| Ok(coffer_engine::check(repo, coffer_engine::CheckOptions { read_data })?))?;
+        let mut problems: Vec<VerifyProblem> = report
+            .affected
+            .iter()
+            .map(|a| VerifyProblem { path: a.path.clone(), message: a.reason.clone() })
+            .collect();
+        problems.extend(report.problems.iter().map(|p| VerifyProblem { path: p.subject.clone(), message: format!("{}: {}", p.kind, p.detail) }));
+        let view = VerifyReport {
+            ok: report.is_ok(),
+            read_data,
+            snapshots_checked: report.snapshots,
+            packs_checked: if read_data { report.packs_read } else { report.packs },
+            problems,
+        };
+        Ok((view, report.to_string()))
+    }
+
+    /// Makes a damaged snapshot restorable again minus the lost files, as a
+    /// new snapshot. Returns the text `coffer repair` prints.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown snapshot; `Busy` while a backup runs.
+    pub fn repair(&self, snapshot_id: &str) -> Result<String> {
+        let id = self.resolve_snapshot(snapshot_id)?;
+        if self.running.swap(true, Ordering::SeqCst) {
+            return Err(Error::new(ErrorKind::Busy, "a backup or restore is running; repair when it has finished"));
+        }
+        let _guard = RunGuard(&self.running);
+        let mut repo = self.repository()?;
+        let report = coffer_engine::repair(&mut repo, &id)?;
+        self.forget_reader();
+        Ok(report.to_string())
+    }
+
+    /// The profile as the service keeps it.
+    ///
+    /// # Errors
+    /// `NotSignedIn`, `Unauthorized`, `Network`.
+    pub fn profile(&self) -> Result<Profile> {
+        Ok(profile_view(self.service()?.account()?))
+    }
+
+    /// Corrects or amends the profile. A new email is verified by a link
+    /// mailed to it before it replaces the old one.
+    ///
+    /// # Errors
+    /// `InvalidInput` naming the field, `EmailTaken`; nothing changes then.
+    pub fn update_profile(&self, update: &ProfileUpdate) -> Result<Profile> {
+        let mut changes = serde_json::Map::new();
+        let mut text = |key: &str, value: &Option<String>| {
+            if let Some(v) = value {
+                changes.insert(key.to_owned(), serde_json::Value::String(v.trim().to_owned()));
+            }
+        };
+        text("first_name", &update.first_name);
+        text("last_name", &update.last_name);
+        text("email", &update.email);
+        if let Some(address) = &update.postal_address {
+            let record = crate::service::AddressRecord {
+                line1: address.line1.trim().to_owned(),
+                line2: address.line2.trim().to_owned(),
+                city: address.city.trim().to_owned(),
+                region: address.region.trim().to_owned(),
+                postal_code: address.postal_code.trim().to_owned(),
+                country: address.country.trim().to_owned(),
+            };
+            let empty = serde_json::to_value(&record).expect("address serializes") == serde_json::json!({});
+            changes.insert("address".into(), if empty { serde_json::Value::Null } else { serde_json::to_value(record).expect("address serializes") });
+        }
+        let account = self.service()?.update_account(&serde_json::Value::Object(changes))?;
+        self.catalog.set_setting(keys::FIRST_NAME, &account.first_name)?;
+        self.catalog.set_setting(keys::LAST_NAME, &account.last_name)?;
+        self.catalog.set_setting(keys::EMAIL, &account.email)?;
+        Ok(profile_view(account))
+    }
+
+    /// Mails a password-reset link. Resetting the password never reveals or
+    /// replaces a private encryption key.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an empty email or unusable service URL; `Network`.
+    pub fn request_password_reset(&self, email: &str, server_url: Option<&str>) -> Result<()> {
+        let email = email.trim();
+        if email.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidInput, "email: type the email address of your account"));
+        }
+        let url = server_url.map(str::to_owned).filter(|u| !u.trim().is_empty()).unwrap_or_else(|| self.server_url());
+        ServiceClient::new(&url)?.request_password_reset(email)
+    }
+
+    /// Sends the email verification link again.
+    pub fn resend_verification(&self) -> Result<()> {
+        self.service()?.resend_verification()
+    }
+
+    /// Starts setting up two-factor sign-in.
+    pub fn totp_setup(&self) -> Result<TotpSetup> {
+        self.service()?.totp_setup()
+    }
+
+    /// Confirms two-factor sign-in with a first code; returns one-time recovery codes.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a wrong code.
+    pub fn totp_enable(&self, code: &str) -> Result<Vec<String>> {
+        self.service()?.totp_enable(code)
+    }
+
+    /// Turns two-factor sign-in off.
+    pub fn totp_disable(&self, password: &str) -> Result<()> {
+        self.service()?.totp_disable(password)
+    }
+
+    /// Changes the account password; every other session ends.
+    ///
+    /// # Errors
+    /// `InvalidCredentials` for a wrong current password; `InvalidInput` for a weak new one.
+    pub fn change_password(&self, change: &PasswordChange) -> Result<()> {
+        self.service()?.change_password(&change.current_password, &change.new_password)
+    }
+
+    /// Ends one session (another device, or this one).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown session.
+    pub fn revoke_session(&self, id: &str) -> Result<Vec<SessionRecord>> {
+        let service = self.service()?;
+        let current = service.sessions()?.into_iter().find(|s| s.current).map(|s| s.id);
+        service.revoke_session(id.trim())?;
+        if current.as_deref() == Some(id.trim()) {
+            self.forget_session()?;
+            return Ok(Vec::new());
+        }
+        service.sessions()
+    }
+
+    /// Ends every session of the account, this device's included.
+    pub fn sign_out_everywhere(&self) -> Result<()> {
+        self.service()?.revoke_all_sessions()?;
+        self.forget_session()
+    }
+
+    pub fn preferences(&self) -> Result<CommunicationPreferences> {
+        self.service()?.preferences()
+    }
+
+    pub fn set_preferences(&self, preferences: &CommunicationPreferences) -> Result<CommunicationPreferences> {
+        self.service()?.set_preferences(preferences)
+    }
+
+    /// The current privacy policy and when this account accepted which version.
+    ///
+    /// # Errors
+    /// `NotFound` when the service has not published a policy.
+    pub fn policy(&self) -> Result<PolicyInfo> {
+        let service = self.service()?;
+        let policy = service.policy()?;
+        let account = service.account()?;
+        Ok(PolicyInfo {
+            version: policy.version,
+            published_at: policy.published_at,
+            text: policy.text,
+            accepted_version: account.policy_accepted_version,
+            accepted_at: account.policy_accepted_at,
+        })
+    }
+
+    pub fn accept_policy(&self, version: &str) -> Result<PolicyInfo> {
+        self.service()?.accept_policy(version.trim())?;
+        self.policy()
+    }
+
+    /// Saves everything the service holds about the account as a JSON file.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a relative path; `Io` when the file cannot be written.
+    pub fn export_data(&self, path: &str) -> Result<ExportResult> {
+        let path = expand_home(path.trim());
+        if !path.is_absolute() {
+            return Err(Error::new(ErrorKind::InvalidInput, "choose where to save the export (a full path)"));
+        }
+        let bytes = self.service()?.export()?;
+        let partial = path.with_extension("part");
+        std::fs::write(&partial, &bytes)
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(|e| Error::io(format!("cannot save {}", path.display()), e))?;
+        Ok(ExportResult { path: path.to_string_lossy().into_owned(), bytes: bytes.len() as u64 })
+    }
+
+    /// Deletes the account: access stops at once on every device; stored
+    /// files are purged after 10 business days, or now.
+    ///
+    /// # Errors
+    /// `InvalidCredentials` for a wrong password (nothing happens then).
+    pub fn delete_account(&self, password: &str, purge_now: bool) -> Result<DeletionScheduled> {
+        let purge_at = self.service()?.delete_account(password, purge_now)?.unwrap_or_else(now_ms);
+        self.forget_session()?;
+        self.catalog.forget_files()?;
+        Ok(DeletionScheduled { purge_at })
+    }
+
+    /// The account's session records (every device), newest first.
+    ///
+    /// # Errors
+    /// `NotSignedIn`, `Unauthorized`, `Network`.
+    pub fn sessions(&self) -> Result<Vec<SessionRecord>> {
+        self.service()?.sessions()
+    }
+
+    /// The Activity screen: this device's backups and the account's session records.
+    ///
+    /// # Errors
+    /// As [`Agent::sessions`].
+    pub fn activity(&self) -> Result<Activity> {
+        Ok(Activity { backups: self.backup_runs(200)?, sessions: self.sessions()? })
+    }
+
+    /// This device's backup runs, newest first.
+    ///
+    /// # Errors
+    /// `Io` when the catalog cannot be read.
+    pub fn backup_runs(&self, limit: usize) -> Result<Vec<BackupRun>> {
+        self.catalog.runs(limit)
     }
 
     /// Restores files of a snapshot into a folder.
@@ -454,8 +1013,10 @@ impl Agent {
     /// # Errors
     /// `InvalidInput` for an empty target or a malformed snapshot id;
     /// `NotFound` for an unknown snapshot; `Busy`; `Network`; `Io`.
-    pub fn restore(&self, request: &RestoreRequest, progress: &mut dyn FnMut(&coffer_engine::RestoreProgress)) -> Result<RestoreSummary> {
-        let target = request.target.trim();
+    pub fn restore(&self, request: &RestoreRequest, progress: &mut dyn FnMut(&RestoreProgress)) -> Result<RestoreSummary> {
+        let Some(target) = request.target.as_deref().map(str::trim) else {
+            return Err(Error::new(ErrorKind::InvalidInput, "restoring to the original place is not available yet: choose a folder"));
+        };
         if target.is_empty() {
             return Err(Error::new(ErrorKind::InvalidInput, "choose the folder to restore into"));
         }
@@ -471,7 +1032,15 @@ impl Agent {
         std::fs::create_dir_all(&target).map_err(|e| Error::io(format!("cannot create {}", target.display()), e))?;
         let repo = self.repository()?;
         let options = coffer_engine::RestoreOptions { target: target.clone(), include: request.paths.clone() };
-        let summary = coffer_engine::restore(&repo, &snapshot, &options, progress)?;
+        let summary = coffer_engine::restore(&repo, &snapshot, &options, &mut |p| {
+            progress(&RestoreProgress {
+                files_done: p.files_done,
+                files_total: p.files_total,
+                bytes_done: p.bytes_done,
+                bytes_total: p.bytes_total,
+                current_file: p.current_file.as_ref().map(|f| f.to_string_lossy().into_owned()),
+            })
+        })?;
         Ok(RestoreSummary {
             files: summary.files,
             bytes: summary.bytes,
@@ -500,6 +1069,43 @@ impl Agent {
     }
 }
 
+/// Saves text the person asked to keep (a recovery kit) where they chose,
+/// readable by their user only.
+///
+/// # Errors
+/// `InvalidInput` for a relative path; `Io` when it cannot be written.
+pub fn save_private_text(path: &str, text: &str) -> Result<()> {
+    let path = expand_home(path.trim());
+    if !path.is_absolute() {
+        return Err(Error::new(ErrorKind::InvalidInput, "choose where to save the file (a full path)"));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(|e| Error::io(format!("cannot save {}", path.display()), e))?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| Error::io(format!("cannot save {}", path.display()), e))
+}
+
+fn profile_view(account: crate::service::AccountRecord) -> Profile {
+    Profile {
+        first_name: account.first_name,
+        last_name: account.last_name,
+        email: account.email,
+        email_verified: account.email_verified,
+        pending_email: account.pending_email,
+        postal_address: account.address.map(|a| PostalAddress {
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            region: a.region,
+            postal_code: a.postal_code,
+            country: a.country,
+        }),
+        totp_enabled: account.totp_enabled,
+    }
+}
+
 fn expand_home(path: &str) -> PathBuf {
     match path.strip_prefix("~/") {
         Some(rest) => dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| PathBuf::from(path)),
@@ -507,7 +1113,38 @@ fn expand_home(path: &str) -> PathBuf {
     }
 }
 
-fn progress_view(p: &coffer_engine::BackupProgress) -> BackupProgress {
+/// Speed over a sliding window of the last few seconds, and time left.
+struct RateMeter {
+    samples: std::collections::VecDeque<(std::time::Instant, u64)>,
+}
+
+impl RateMeter {
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
+    fn new() -> Self {
+        RateMeter { samples: std::collections::VecDeque::new() }
+    }
+
+    /// Records `done` bytes now; returns (bytes per second, seconds left).
+    fn sample(&mut self, done: u64, total: u64) -> (u64, Option<u64>) {
+        let now = std::time::Instant::now();
+        self.samples.push_back((now, done));
+        while self.samples.len() > 2 && now.duration_since(self.samples[0].0) > Self::WINDOW {
+            self.samples.pop_front();
+        }
+        let (t0, d0) = self.samples[0];
+        let elapsed = now.duration_since(t0).as_secs_f64();
+        if elapsed < 0.5 || done <= d0 {
+            return (0, None);
+        }
+        let rate = (done - d0) as f64 / elapsed;
+        let eta = (total.saturating_sub(done) as f64 / rate).ceil() as u64;
+        (rate as u64, Some(eta))
+    }
+}
+
+fn progress_view(p: &coffer_engine::BackupProgress, rate: &mut RateMeter) -> BackupProgress {
+    let (bytes_per_second, eta_seconds) = rate.sample(p.bytes_done, p.bytes_total);
     BackupProgress {
         phase: match p.phase {
             coffer_engine::BackupPhase::Scanning => BackupPhase::Scanning,
@@ -520,6 +1157,9 @@ fn progress_view(p: &coffer_engine::BackupProgress) -> BackupProgress {
         bytes_done: p.bytes_done,
         bytes_total: p.bytes_total,
         current_file: p.current_file.as_ref().map(|f| f.to_string_lossy().into_owned()),
+        bytes_per_second,
+        eta_seconds,
+        skipped: 0,
     }
 }
 

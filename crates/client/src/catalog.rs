@@ -178,6 +178,38 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// The latest backup runs, newest first.
+    pub fn runs(&self, limit: usize) -> Result<Vec<crate::types::BackupRun>> {
+        use crate::types::{BackupRun, RunStatus};
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT started_at, finished_at, status, snapshot_id, files_total, files_read, bytes_uploaded, skipped, error
+             FROM backup_runs ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            let status: String = r.get(2)?;
+            Ok(BackupRun {
+                started_at: r.get(0)?,
+                finished_at: r.get(1)?,
+                status: match status.as_str() {
+                    "running" => RunStatus::Running,
+                    "done" => RunStatus::Done,
+                    "failed" => RunStatus::Failed,
+                    _ => RunStatus::Interrupted,
+                },
+                snapshot_id: r.get(3)?,
+                files_total: r.get::<_, i64>(4)? as u64,
+                files_read: r.get::<_, i64>(5)? as u64,
+                bytes_uploaded: r.get::<_, i64>(6)? as u64,
+                skipped: r.get::<_, i64>(7)? as u64,
+                error: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
 /// The figures of a committed backup run.
 pub struct RunOutcome {
     pub snapshot_id: Id,

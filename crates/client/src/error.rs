@@ -22,6 +22,8 @@ pub enum ErrorKind {
     EmailTaken,
     /// Wrong email or password.
     InvalidCredentials,
+    /// The account has two-factor sign-in: ask for the code and try again.
+    TotpRequired,
     /// The account's storage is full.
     QuotaExceeded,
     /// No OS keychain is reachable, and no password was given to work without one.
@@ -34,6 +36,10 @@ pub enum ErrorKind {
     Io,
     /// Stored data failed authentication or is damaged.
     Integrity,
+    /// A private-key account whose key has not been entered on this device.
+    Locked,
+    /// The encryption key or recovery code entered does not open the data key.
+    WrongKey,
     /// The service failed; the detail is in its log.
     Server,
 }

@@ -4,15 +4,21 @@
 //! The CLI (`coffer`) and the desktop app are thin shells over [`Agent`].
 
 mod agent;
+mod browse;
 mod catalog;
+mod encryption;
 mod error;
+mod exclusions;
+mod scheduler;
+mod throttle;
 mod secrets;
 mod service;
 mod types;
 
-pub use agent::{default_config_dir, Agent, AgentOptions, DEFAULT_SERVER_URL, KEYCHAIN_SERVICE};
-pub use coffer_engine::RestoreProgress;
+pub use agent::{default_config_dir, save_private_text, Agent, AgentOptions, DEFAULT_SERVER_URL, KEYCHAIN_SERVICE};
 pub use error::{Error, ErrorKind, Result};
+pub use exclusions::PRESETS as EXCLUSION_PRESETS;
+pub use scheduler::{next_due, Scheduler, StartBackup};
 pub use service::parse_service_url;
 pub use types::*;
 
@@ -26,6 +32,7 @@ pub mod bindings {
             crate::AppStatus::decl(),
             crate::AccountInfo::decl(),
             crate::SignUpRequest::decl(),
+            crate::SignUpResult::decl(),
             crate::SignInRequest::decl(),
             crate::FolderInfo::decl(),
             crate::Quota::decl(),
@@ -37,6 +44,39 @@ pub mod bindings {
             crate::SnapshotInfo::decl(),
             crate::RestoreRequest::decl(),
             crate::RestoreSummary::decl(),
+            crate::RestoreProgress::decl(),
+            crate::ConflictPolicy::decl(),
+            crate::DeviceInfo::decl(),
+            crate::EntryKind::decl(),
+            crate::TreeEntry::decl(),
+            crate::SearchHit::decl(),
+            crate::FileVersion::decl(),
+            crate::ExclusionSettings::decl(),
+            crate::ExcludedFile::decl(),
+            crate::FolderUsage::decl(),
+            crate::ScheduleMode::decl(),
+            crate::ScheduleSettings::decl(),
+            crate::WatchStatus::decl(),
+            crate::SchedulerStatus::decl(),
+            crate::VerifyProblem::decl(),
+            crate::VerifyReport::decl(),
+            crate::RunStatus::decl(),
+            crate::BackupRun::decl(),
+            crate::SessionRecord::decl(),
+            crate::Activity::decl(),
+            crate::PostalAddress::decl(),
+            crate::Profile::decl(),
+            crate::ProfileUpdate::decl(),
+            crate::PasswordChange::decl(),
+            crate::CommunicationPreferences::decl(),
+            crate::PolicyInfo::decl(),
+            crate::ExportResult::decl(),
+            crate::DeletionScheduled::decl(),
+            crate::KeyMode::decl(),
+            crate::KeyStatus::decl(),
+            crate::KeyStrength::decl(),
+            crate::KeyProgress::decl(),
+            crate::TotpSetup::decl(),
             crate::ErrorKind::decl(),
             crate::Error::decl(),
         ];

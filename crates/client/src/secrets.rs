@@ -11,6 +11,7 @@ use crate::error::{Error, ErrorKind, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Secret {
     SessionToken,
+    RefreshToken,
     DataKey,
 }
 
@@ -18,6 +19,7 @@ impl Secret {
     fn name(self) -> &'static str {
         match self {
             Secret::SessionToken => "session-token",
+            Secret::RefreshToken => "refresh-token",
             Secret::DataKey => "data-key",
         }
     }

@@ -1,7 +1,9 @@
 //! The Coffer service's HTTP API, seen from the agent. `ServiceClient` is also
 //! the engine's storage backend: packs, indexes and snapshots travel through it.
 
+use std::io::{Cursor, Read};
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -11,6 +13,7 @@ use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::throttle::{Direction, Paced, Throttle};
 
 /// How often an idempotent request is tried before its error is reported.
 const ATTEMPTS: u32 = 3;
@@ -23,6 +26,49 @@ pub struct AccountRecord {
     pub last_name: String,
     pub email: String,
     pub quota: QuotaRecord,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub pending_email: Option<String>,
+    #[serde(default)]
+    pub address: Option<AddressRecord>,
+    #[serde(default)]
+    pub totp_enabled: bool,
+    #[serde(default)]
+    pub policy_accepted_version: Option<String>,
+    #[serde(default)]
+    pub policy_accepted_at: Option<i64>,
+}
+
+/// A postal address as the service stores it: only the parts given.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct AddressRecord {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub line2: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub city: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub postal_code: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub country: String,
+}
+
+/// The current privacy policy.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PolicyRecord {
+    pub version: String,
+    pub text: String,
+    pub published_at: i64,
+}
+
+#[derive(Deserialize)]
+struct DeletionRecord {
+    #[serde(default)]
+    purge_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -34,8 +80,36 @@ pub struct QuotaRecord {
 /// What sign-in hands back: a session token (a secret) and the account.
 #[derive(Deserialize)]
 pub struct SessionGrant {
-    pub token: String,
+    pub access_token: String,
+    /// Present where the service rotates refresh tokens.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
     pub account: AccountRecord,
+}
+
+/// A session's tokens: short-lived access, rotating refresh. Secrets.
+#[derive(Clone)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Refreshed {
+    access_token: String,
+    refresh_token: String,
+}
+
+/// Called with the new tokens after a refresh, to keep them (the keychain).
+pub type PersistTokens = Arc<dyn Fn(&Tokens) + Send + Sync>;
+
+/// The session a client works in, shared by its clones so one refresh
+/// serves every thread.
+struct Session {
+    tokens: Mutex<Tokens>,
+    /// Held while refreshing, so a rotated refresh token is never sent twice.
+    refreshing: Mutex<()>,
+    persist: Option<PersistTokens>,
 }
 
 /// The sign-up form as the service takes it.
@@ -47,7 +121,37 @@ pub struct NewAccount<'a> {
     pub password: &'a str,
     pub age_confirmed: bool,
     pub key_mode: &'a str,
-    pub data_key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrapped_keys: Option<WrappedKeys>,
+}
+
+/// A private-key account's data key, wrapped by the person's key and by the
+/// recovery code. The service stores these and cannot open them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WrappedKeys {
+    pub passphrase: coffer_engine::WrappedKey,
+    pub recovery: coffer_engine::WrappedKey,
+}
+
+/// The account's key material as the service hands it out.
+pub enum AccountKey {
+    /// Escrowed: the service unwrapped it for us.
+    Default { key: DataKey, changed_at: Option<i64> },
+    /// Only the person's key or recovery code opens it.
+    Private { wrapped: WrappedKeys, changed_at: Option<i64> },
+}
+
+#[derive(Deserialize)]
+struct AccountKeyRecord {
+    key_mode: String,
+    #[serde(default)]
+    data_key: Option<String>,
+    #[serde(default)]
+    wrapped_keys: Option<WrappedKeys>,
+    #[serde(default)]
+    changed_at: Option<i64>,
 }
 
 /// The device a session is bound to.
@@ -73,9 +177,56 @@ struct ListedObject {
     size: u64,
 }
 
+/// A session record as the service sends it.
 #[derive(Deserialize)]
-struct EscrowedKey {
-    data_key: String,
+struct SessionWire {
+    session_id: String,
+    device_name: Option<String>,
+    device_id: Option<String>,
+    app_version: Option<String>,
+    ip: Option<String>,
+    started_at: i64,
+    last_seen_at: i64,
+    ended_at: Option<i64>,
+    #[serde(default)]
+    end_reason: Option<String>,
+    #[serde(default)]
+    active: bool,
+    #[serde(default)]
+    current: bool,
+    requests: u64,
+    bytes_up: u64,
+    bytes_down: u64,
+    #[serde(default)]
+    transfer_ms: u64,
+}
+
+impl SessionWire {
+    fn into_record(self) -> crate::types::SessionRecord {
+        crate::types::SessionRecord {
+            id: self.session_id,
+            device_name: self.device_name.unwrap_or_default(),
+            device_id: self.device_id.unwrap_or_default(),
+            app_version: self.app_version.unwrap_or_default(),
+            ip: self.ip.unwrap_or_default(),
+            started_at: self.started_at,
+            last_seen_at: self.last_seen_at,
+            ended_at: self.ended_at,
+            end_reason: self.end_reason,
+            active: self.active,
+            requests: self.requests,
+            bytes_up: self.bytes_up,
+            bytes_down: self.bytes_down,
+            transfer_ms: self.transfer_ms,
+            current: self.current,
+        }
+    }
+}
+
+/// New key material for [`ServiceClient::put_key`].
+pub enum AccountKeyUpdate<'a> {
+    Default(&'a DataKey),
+    Private(&'a WrappedKeys),
 }
 
 /// A connection to one Coffer service, optionally signed in.
@@ -83,7 +234,8 @@ struct EscrowedKey {
 pub struct ServiceClient {
     base: Url,
     http: Client,
-    token: Option<String>,
+    session: Option<Arc<Session>>,
+    throttle: Arc<Throttle>,
 }
 
 impl std::fmt::Debug for ServiceClient {
@@ -144,13 +296,53 @@ impl ServiceClient {
             .user_agent(concat!("coffer-agent/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::new(ErrorKind::Network, format!("could not start the HTTP client: {e}")))?;
-        Ok(ServiceClient { base, http, token: None })
+        Ok(ServiceClient { base, http, session: None, throttle: Arc::default() })
+    }
+
+    /// The same client, with its transfers paced by `throttle`.
+    pub fn with_throttle(mut self, throttle: Arc<Throttle>) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     /// The same client, signed in with a session token.
-    pub fn with_token(mut self, token: String) -> Self {
-        self.token = Some(token);
+    pub fn with_token(self, token: String) -> Self {
+        self.with_session(Tokens { access: token, refresh: None }, None)
+    }
+
+    /// The same client, signed in; an expired access token is renewed with
+    /// the refresh token and the new pair handed to `persist`.
+    pub fn with_session(mut self, tokens: Tokens, persist: Option<PersistTokens>) -> Self {
+        self.session = Some(Arc::new(Session { tokens: Mutex::new(tokens), refreshing: Mutex::new(()), persist }));
         self
+    }
+
+    fn access_token(&self) -> Option<String> {
+        self.session.as_ref().map(|s| s.tokens.lock().expect("tokens lock").access.clone())
+    }
+
+    /// Renews the access token after `stale` was refused. Returns false when
+    /// there is nothing to renew with (or the service refused).
+    fn refresh(&self, stale: &str) -> bool {
+        let Some(session) = &self.session else { return false };
+        let _one_at_a_time = session.refreshing.lock().expect("refresh lock");
+        let current = session.tokens.lock().expect("tokens lock").clone();
+        if current.access != stale {
+            return true; // another thread renewed it meanwhile
+        }
+        let Some(refresh_token) = current.refresh else { return false };
+        let body = serde_json::json!({ "refresh_token": refresh_token });
+        let Ok(response) = self.http.post(self.url("v1/sessions/refresh")).json(&body).send() else { return false };
+        if !response.status().is_success() {
+            return false;
+        }
+        let Ok(renewed) = response.json::<Refreshed>() else { return false };
+        let tokens = Tokens { access: renewed.access_token, refresh: Some(renewed.refresh_token) };
+        if let Some(persist) = &session.persist {
+            persist(&tokens);
+        }
+        *session.tokens.lock().expect("tokens lock") = tokens;
+        true
     }
 
     pub fn base_url(&self) -> &str {
@@ -161,8 +353,8 @@ impl ServiceClient {
         self.base.join(path).expect("API paths are relative and valid")
     }
 
-    fn authed(&self, builder: RequestBuilder) -> RequestBuilder {
-        match &self.token {
+    fn authed(&self, builder: RequestBuilder, token: Option<&str>) -> RequestBuilder {
+        match token {
             Some(token) => builder.bearer_auth(token),
             None => builder,
         }
@@ -172,10 +364,19 @@ impl ServiceClient {
     /// and turns an error response into an [`Error`].
     fn send(&self, idempotent: bool, make: impl Fn() -> RequestBuilder) -> Result<Response> {
         let mut attempt = 0;
+        let mut renewed = false;
         loop {
             attempt += 1;
-            match self.authed(make()).send() {
+            let token = self.access_token();
+            match self.authed(make(), token.as_deref()).send() {
                 Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) if response.status() == StatusCode::UNAUTHORIZED && !renewed && token.is_some() => {
+                    renewed = true;
+                    if !self.refresh(token.as_deref().unwrap_or_default()) {
+                        return Err(error_from_response(response));
+                    }
+                    continue;
+                }
                 Ok(response) if response.status().is_server_error() && idempotent && attempt < ATTEMPTS => {}
                 Ok(response) => return Err(error_from_response(response)),
                 Err(err) if idempotent && attempt < ATTEMPTS && (err.is_connect() || err.is_timeout()) => {}
@@ -198,14 +399,19 @@ impl ServiceClient {
     ///
     /// # Errors
     /// `InvalidCredentials`, `Network`, `Server`.
-    pub fn sign_in(&self, email: &str, password: &str, device: &DeviceIdentity<'_>) -> Result<SessionGrant> {
-        let body = serde_json::json!({
+    pub fn sign_in(&self, email: &str, password: &str, totp_code: Option<&str>, device: &DeviceIdentity<'_>) -> Result<SessionGrant> {
+        let mut body = serde_json::json!({
             "email": email,
             "password": password,
             "device_id": device.id,
             "device_name": device.name,
             "app_version": env!("CARGO_PKG_VERSION"),
         });
+        if let Some(code) = totp_code.map(str::trim).filter(|c| !c.is_empty()) {
+            // Six digits are a TOTP code; anything else is a one-time recovery code.
+            let field = if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) { "totp_code" } else { "recovery_code" };
+            body[field] = serde_json::Value::String(code.to_owned());
+        }
         let response = self.send(false, || self.http.post(self.url("v1/sessions")).json(&body))?;
         response.json().map_err(|e| decode_error(&e))
     }
@@ -225,14 +431,147 @@ impl ServiceClient {
         self.send(true, || self.http.get(self.url("v1/account")))?.json().map_err(|e| decode_error(&e))
     }
 
-    /// The account's data key as escrowed with the service (default-key accounts).
+    /// The account's key material: the escrowed key or the private wraps.
     ///
     /// # Errors
-    /// `Unauthorized`, `Network`, `Integrity` when the service's answer is not a key.
-    pub fn escrowed_key(&self) -> Result<DataKey> {
-        let escrow: EscrowedKey =
-            self.send(true, || self.http.get(self.url("v1/account/key")))?.json().map_err(|e| decode_error(&e))?;
-        decode_key(&escrow.data_key)
+    /// `Unauthorized`, `Network`, `Integrity` when the answer is malformed.
+    pub fn account_key(&self) -> Result<AccountKey> {
+        let record: AccountKeyRecord = self.call(reqwest::Method::GET, "v1/account/key", None)?;
+        match (record.key_mode.as_str(), record.data_key, record.wrapped_keys) {
+            ("default", Some(key), _) => Ok(AccountKey::Default { key: decode_key(&key)?, changed_at: record.changed_at }),
+            ("private", _, Some(wrapped)) => Ok(AccountKey::Private { wrapped, changed_at: record.changed_at }),
+            _ => Err(Error::new(ErrorKind::Integrity, "the service's key record is incomplete")),
+        }
+    }
+
+    /// Replaces the account's key material (needs the account password).
+    ///
+    /// # Errors
+    /// `InvalidCredentials` for a wrong password; nothing changes then.
+    pub fn put_key(&self, key: &AccountKeyUpdate<'_>, password: &str) -> Result<()> {
+        let mut body = match key {
+            AccountKeyUpdate::Default(data_key) => serde_json::json!({ "key_mode": "default", "data_key": encode_key(data_key) }),
+            AccountKeyUpdate::Private(wrapped) => serde_json::json!({ "key_mode": "private", "wrapped_keys": wrapped }),
+        };
+        body["password"] = serde_json::Value::String(password.to_owned());
+        self.call::<serde_json::Value>(reqwest::Method::PUT, "v1/account/key", Some(&body)).map(|_| ())
+    }
+
+    /// Sends a JSON request and decodes a JSON answer.
+    fn call<T: serde::de::DeserializeOwned>(&self, method: reqwest::Method, path: &str, body: Option<&serde_json::Value>) -> Result<T> {
+        let idempotent = matches!(method, reqwest::Method::GET | reqwest::Method::PUT | reqwest::Method::DELETE);
+        let response = self.send(idempotent, || {
+            let request = self.http.request(method.clone(), self.url(path));
+            match body {
+                Some(body) => request.json(body),
+                None => request,
+            }
+        })?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return serde_json::from_value(serde_json::Value::Null).map_err(|e| Error::new(ErrorKind::Server, e.to_string()));
+        }
+        response.json().map_err(|e| decode_error(&e))
+    }
+
+    /// Changes profile fields (`PATCH /v1/account`).
+    ///
+    /// # Errors
+    /// `InvalidInput` naming the field, `EmailTaken`.
+    pub fn update_account(&self, changes: &serde_json::Value) -> Result<AccountRecord> {
+        self.call(reqwest::Method::PATCH, "v1/account", Some(changes))
+    }
+
+    /// # Errors
+    /// `InvalidCredentials` (wrong current password), `InvalidInput`.
+    pub fn change_password(&self, current: &str, new: &str) -> Result<()> {
+        let body = serde_json::json!({ "current_password": current, "new_password": new });
+        self.call::<Option<serde_json::Value>>(reqwest::Method::POST, "v1/account/password", Some(&body)).map(|_| ())
+    }
+
+    pub fn revoke_session(&self, id: &str) -> Result<()> {
+        self.call::<Option<serde_json::Value>>(reqwest::Method::DELETE, &format!("v1/sessions/{id}"), None).map(|_| ())
+    }
+
+    pub fn revoke_all_sessions(&self) -> Result<()> {
+        let body = serde_json::json!({ "except_current": false });
+        self.call::<serde_json::Value>(reqwest::Method::POST, "v1/sessions/revoke-all", Some(&body)).map(|_| ())
+    }
+
+    pub fn preferences(&self) -> Result<crate::types::CommunicationPreferences> {
+        self.call(reqwest::Method::GET, "v1/account/preferences", None)
+    }
+
+    pub fn set_preferences(&self, preferences: &crate::types::CommunicationPreferences) -> Result<crate::types::CommunicationPreferences> {
+        let body = serde_json::to_value(preferences).expect("preferences serialize");
+        self.call(reqwest::Method::PUT, "v1/account/preferences", Some(&body))
+    }
+
+    /// The current policy; `NotFound` before the operator published one.
+    pub fn policy(&self) -> Result<PolicyRecord> {
+        self.call(reqwest::Method::GET, "v1/policy", None)
+    }
+
+    pub fn accept_policy(&self, version: &str) -> Result<()> {
+        let body = serde_json::json!({ "version": version });
+        self.call::<serde_json::Value>(reqwest::Method::POST, "v1/account/policy/accept", Some(&body)).map(|_| ())
+    }
+
+    /// Everything the service holds about the account, as JSON bytes.
+    pub fn export(&self) -> Result<Vec<u8>> {
+        let response = self.send(true, || self.http.get(self.url("v1/account/export")))?;
+        response.bytes().map(|b| b.to_vec()).map_err(|e| transport_error(self.base_url(), &e))
+    }
+
+    /// Deletes the account; returns when its files are purged (Unix ms).
+    ///
+    /// # Errors
+    /// `InvalidCredentials` for a wrong password.
+    pub fn delete_account(&self, password: &str, purge_now: bool) -> Result<Option<i64>> {
+        let body = serde_json::json!({ "password": password, "purge_now": purge_now });
+        let record: DeletionRecord = self.call(reqwest::Method::DELETE, "v1/account", Some(&body))?;
+        Ok(record.purge_at)
+    }
+
+    /// Asks for a password-reset link by mail (always accepted: the service
+    /// never says whether an email has an account).
+    pub fn request_password_reset(&self, email: &str) -> Result<()> {
+        let body = serde_json::json!({ "email": email });
+        self.send(false, || self.http.post(self.url("v1/password-reset")).json(&body))?;
+        Ok(())
+    }
+
+    pub fn resend_verification(&self) -> Result<()> {
+        self.send(false, || self.http.post(self.url("v1/account/verify-email/resend")))?;
+        Ok(())
+    }
+
+    pub fn totp_setup(&self) -> Result<crate::types::TotpSetup> {
+        self.call(reqwest::Method::POST, "v1/account/totp/setup", None)
+    }
+
+    /// Turns two-factor sign-in on; returns the one-time recovery codes.
+    pub fn totp_enable(&self, code: &str) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Enabled {
+            recovery_codes: Vec<String>,
+        }
+        let body = serde_json::json!({ "code": code.trim() });
+        let enabled: Enabled = self.call(reqwest::Method::POST, "v1/account/totp/enable", Some(&body))?;
+        Ok(enabled.recovery_codes)
+    }
+
+    pub fn totp_disable(&self, password: &str) -> Result<()> {
+        let body = serde_json::json!({ "password": password });
+        self.call::<Option<serde_json::Value>>(reqwest::Method::DELETE, "v1/account/totp", Some(&body)).map(|_| ())
+    }
+
+    /// The account's session records, newest first.
+    ///
+    /// # Errors
+    /// `Unauthorized`, `Network`.
+    pub fn sessions(&self) -> Result<Vec<crate::types::SessionRecord>> {
+        let wire: Vec<SessionWire> = self.call(reqwest::Method::GET, "v1/sessions", None)?;
+        Ok(wire.into_iter().map(SessionWire::into_record).collect())
     }
 
     fn object_url(&self, kind: FileKind, id: Option<&Id>) -> Url {
@@ -282,10 +621,12 @@ fn error_from_response(response: Response) -> Error {
     let kind = match code.as_str() {
         "age_not_confirmed" => ErrorKind::AgeNotConfirmed,
         "email_taken" => ErrorKind::EmailTaken,
-        "invalid_credentials" => ErrorKind::InvalidCredentials,
+        "invalid_credentials" | "wrong_password" => ErrorKind::InvalidCredentials,
+        "totp_required" => ErrorKind::TotpRequired,
+        "totp_invalid" => ErrorKind::InvalidInput,
         "invalid_input" => ErrorKind::InvalidInput,
         "quota_exceeded" => ErrorKind::QuotaExceeded,
-        "unauthorized" => ErrorKind::Unauthorized,
+        "unauthorized" | "token_expired" | "account_deleted" => ErrorKind::Unauthorized,
         "not_found" => ErrorKind::NotFound,
         "hash_mismatch" => ErrorKind::Integrity,
         _ => match status {
@@ -316,14 +657,18 @@ fn engine_error(err: Error) -> coffer_engine::Error {
 impl Backend for ServiceClient {
     fn put(&self, kind: FileKind, id: &Id, bytes: &[u8]) -> coffer_engine::Result<()> {
         let url = self.object_url(kind, Some(id));
-        self.send(true, || self.http.put(url.clone()).body(bytes.to_vec())).map_err(engine_error)?;
+        self.send(true, || {
+            let body = Paced::new(Cursor::new(bytes.to_vec()), Arc::clone(&self.throttle), Direction::Up);
+            self.http.put(url.clone()).body(reqwest::blocking::Body::sized(body, bytes.len() as u64))
+        })
+        .map_err(engine_error)?;
         Ok(())
     }
 
     fn get(&self, kind: FileKind, id: &Id) -> coffer_engine::Result<Vec<u8>> {
         let url = self.object_url(kind, Some(id));
         let response = self.send(true, || self.http.get(url.clone())).map_err(engine_error)?;
-        read_body(response)
+        self.read_body(response)
     }
 
     fn get_range(&self, kind: FileKind, id: &Id, offset: u64, len: u64) -> coffer_engine::Result<Vec<u8>> {
@@ -334,7 +679,7 @@ impl Backend for ServiceClient {
         let range = format!("bytes={}-{}", offset, offset + len - 1);
         let response =
             self.send(true, || self.http.get(url.clone()).header(reqwest::header::RANGE, &range)).map_err(engine_error)?;
-        let bytes = read_body(response)?;
+        let bytes = self.read_body(response)?;
         if bytes.len() as u64 != len {
             return Err(coffer_engine::Error::new(
                 coffer_engine::ErrorKind::Integrity,
@@ -361,10 +706,15 @@ impl Backend for ServiceClient {
     }
 }
 
-fn read_body(response: Response) -> coffer_engine::Result<Vec<u8>> {
-    response.bytes().map(|b| b.to_vec()).map_err(|e| {
-        coffer_engine::Error::new(coffer_engine::ErrorKind::Network, format!("the download broke off: {e}"))
-    })
+impl ServiceClient {
+    /// Reads a download, paced by the download limit.
+    fn read_body(&self, response: Response) -> coffer_engine::Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0).min(64 << 20) as usize);
+        Paced::new(response, Arc::clone(&self.throttle), Direction::Down).read_to_end(&mut bytes).map_err(|e| {
+            coffer_engine::Error::new(coffer_engine::ErrorKind::Network, format!("the download broke off: {e}"))
+        })?;
+        Ok(bytes)
+    }
 }
 
 #[cfg(test)]

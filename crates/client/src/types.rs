@@ -12,6 +12,8 @@ pub struct AppStatus {
     pub server_url: String,
     pub keychain_available: bool,
     pub backup: Option<BackupProgress>,
+    /// Signed in to a private-key account whose key is not entered yet.
+    pub locked: bool,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -32,6 +34,24 @@ pub struct SignUpRequest {
     pub password: String,
     pub confirm_age: bool,
     pub server_url: Option<String>,
+    /// Default: the data key is escrowed. Private: `private_key` wraps it.
+    #[serde(default = "default_key_mode")]
+    pub key_mode: KeyMode,
+    #[serde(default)]
+    pub private_key: Option<String>,
+}
+
+fn default_key_mode() -> KeyMode {
+    KeyMode::Default
+}
+
+/// What sign-up hands back. `recovery_code` is set once, for private-key
+/// accounts, so the person can print or save it: the only time a secret
+/// crosses IPC towards the UI, by design (see docs/ipc.md).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SignUpResult {
+    pub account: AccountInfo,
+    pub recovery_code: Option<String>,
 }
 
 #[derive(Clone, Deserialize, TS)]
@@ -39,6 +59,9 @@ pub struct SignInRequest {
     pub email: String,
     pub password: String,
     pub server_url: Option<String>,
+    /// The six-digit code (or a one-time recovery code) of two-factor sign-in.
+    #[serde(default)]
+    pub totp_code: Option<String>,
 }
 
 // Requests carry a password: keep it out of any debug print or log line.
@@ -99,6 +122,15 @@ pub struct BackupProgress {
     #[ts(type = "number")]
     pub bytes_total: u64,
     pub current_file: Option<String>,
+    /// Measured over the last seconds; 0 until known.
+    #[ts(type = "number")]
+    pub bytes_per_second: u64,
+    /// Estimated seconds left; null until known.
+    #[ts(type = "number | null")]
+    pub eta_seconds: Option<u64>,
+    /// Files skipped so far (unreadable, vanished).
+    #[ts(type = "number")]
+    pub skipped: u64,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -131,6 +163,7 @@ pub struct SnapshotInfo {
     #[ts(type = "number")]
     pub time: i64,
     pub device_name: String,
+    pub device_id: String,
     pub roots: Vec<String>,
     #[ts(type = "number")]
     pub files: u64,
@@ -139,12 +172,15 @@ pub struct SnapshotInfo {
 }
 
 /// Restore `paths` (original absolute paths; empty = everything) of a
-/// snapshot into the folder `target`.
+/// snapshot into the folder `target`, or to their original place when
+/// `target` is null; `conflict` says what to do where a file exists.
 #[derive(Debug, Clone, Deserialize, TS)]
 pub struct RestoreRequest {
     pub snapshot_id: String,
     pub paths: Vec<String>,
-    pub target: String,
+    pub target: Option<String>,
+    #[serde(default)]
+    pub conflict: ConflictPolicy,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -155,4 +191,393 @@ pub struct RestoreSummary {
     pub bytes: u64,
     pub target: String,
     pub skipped: Vec<SkippedFile>,
+}
+
+// ---------------------------------------------------------------------------
+// Restore browser
+// ---------------------------------------------------------------------------
+
+/// A device that has backed up to this account.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DeviceInfo {
+    pub device_id: String,
+    pub device_name: String,
+    #[ts(type = "number | null")]
+    pub last_backup: Option<i64>,
+    #[ts(type = "number")]
+    pub snapshots: u64,
+    pub this_device: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+}
+
+/// One entry of a folder as it was in a backup. `path` is the original
+/// absolute path (what a restore request names).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct TreeEntry {
+    pub name: String,
+    pub path: String,
+    pub kind: EntryKind,
+    #[ts(type = "number")]
+    pub size: u64,
+    #[ts(type = "number")]
+    pub mtime: i64,
+}
+
+/// A name match from searching backups.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SearchHit {
+    pub snapshot_id: String,
+    #[ts(type = "number")]
+    pub time: i64,
+    pub path: String,
+    pub kind: EntryKind,
+    #[ts(type = "number")]
+    pub size: u64,
+}
+
+/// One version of one file: the backups in which its content differs from
+/// the backup before.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct FileVersion {
+    pub snapshot_id: String,
+    #[ts(type = "number")]
+    pub time: i64,
+    #[ts(type = "number")]
+    pub size: u64,
+    #[ts(type = "number")]
+    pub mtime: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictPolicy {
+    /// Restore next to the existing file as "name (restored YYYY-MM-DD).ext".
+    #[default]
+    KeepBoth,
+    Overwrite,
+    Skip,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RestoreProgress {
+    #[ts(type = "number")]
+    pub files_done: u64,
+    #[ts(type = "number")]
+    pub files_total: u64,
+    #[ts(type = "number")]
+    pub bytes_done: u64,
+    #[ts(type = "number")]
+    pub bytes_total: u64,
+    pub current_file: Option<String>,
+}
+
+// ---------------------------------------------------------------------------
+// Folders, exclusions, schedule
+// ---------------------------------------------------------------------------
+
+/// What is left out of every backup.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ExclusionSettings {
+    /// Glob patterns matched against names and paths relative to a chosen folder.
+    pub patterns: Vec<String>,
+    /// Files larger than this are left out; null = no limit.
+    #[ts(type = "number | null")]
+    pub max_file_size: Option<u64>,
+    /// Named presets: "caches", "node_modules", "temporary".
+    pub presets: Vec<String>,
+}
+
+/// A file that will not be backed up, and why.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ExcludedFile {
+    pub path: String,
+    pub reason: String,
+}
+
+/// A chosen folder with what it costs.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct FolderUsage {
+    pub path: String,
+    #[ts(type = "number")]
+    pub files: u64,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    #[ts(type = "number")]
+    pub excluded: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleMode {
+    /// Watch folders and back up changes within seconds.
+    Continuous,
+    Hourly,
+    /// Once a day at `daily_at`.
+    Daily,
+    /// Every `every_minutes`.
+    Custom,
+    /// Only when the person clicks "Back up now".
+    Manual,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ScheduleSettings {
+    pub mode: ScheduleMode,
+    /// "HH:MM", local time, for `daily`.
+    pub daily_at: Option<String>,
+    #[ts(type = "number | null")]
+    pub every_minutes: Option<u32>,
+    /// KiB/s; null = unlimited. Applied to a running transfer at once.
+    #[ts(type = "number | null")]
+    pub upload_limit_kib: Option<u32>,
+    #[ts(type = "number | null")]
+    pub download_limit_kib: Option<u32>,
+}
+
+/// Whether folder watching works, or why the agent scans periodically instead.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct WatchStatus {
+    pub active: bool,
+    pub fallback_reason: Option<String>,
+}
+
+/// What the scheduler is doing now.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SchedulerStatus {
+    pub settings: ScheduleSettings,
+    pub watch: WatchStatus,
+    /// Unix ms until which backups are paused; `i64::MAX` style "until resumed" is `paused_indefinitely`.
+    #[ts(type = "number | null")]
+    pub paused_until: Option<i64>,
+    pub paused_indefinitely: bool,
+    #[ts(type = "number | null")]
+    pub next_backup_at: Option<i64>,
+}
+
+// ---------------------------------------------------------------------------
+// Verify, activity
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct VerifyProblem {
+    /// The file affected, or the snapshot/pack when no file is known.
+    pub path: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct VerifyReport {
+    pub ok: bool,
+    pub read_data: bool,
+    #[ts(type = "number")]
+    pub snapshots_checked: u64,
+    #[ts(type = "number")]
+    pub packs_checked: u64,
+    pub problems: Vec<VerifyProblem>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Done,
+    Failed,
+    Interrupted,
+}
+
+/// One backup run of this device, from the catalog.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BackupRun {
+    #[ts(type = "number")]
+    pub started_at: i64,
+    #[ts(type = "number | null")]
+    pub finished_at: Option<i64>,
+    pub status: RunStatus,
+    pub snapshot_id: Option<String>,
+    #[ts(type = "number")]
+    pub files_total: u64,
+    #[ts(type = "number")]
+    pub files_read: u64,
+    #[ts(type = "number")]
+    pub bytes_uploaded: u64,
+    #[ts(type = "number")]
+    pub skipped: u64,
+    pub error: Option<String>,
+}
+
+/// A session record as the service keeps it (policy: "Session Records").
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SessionRecord {
+    pub id: String,
+    pub device_name: String,
+    pub device_id: String,
+    pub app_version: String,
+    pub ip: String,
+    #[ts(type = "number")]
+    pub started_at: i64,
+    #[ts(type = "number")]
+    pub last_seen_at: i64,
+    #[ts(type = "number | null")]
+    pub ended_at: Option<i64>,
+    /// Why it ended: "signed_out", "revoked", "password_changed", …
+    pub end_reason: Option<String>,
+    pub active: bool,
+    #[ts(type = "number")]
+    pub requests: u64,
+    #[ts(type = "number")]
+    pub bytes_up: u64,
+    #[ts(type = "number")]
+    pub bytes_down: u64,
+    #[ts(type = "number")]
+    pub transfer_ms: u64,
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Activity {
+    pub backups: Vec<BackupRun>,
+    pub sessions: Vec<SessionRecord>,
+}
+
+// ---------------------------------------------------------------------------
+// Settings: account, communication, privacy
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct PostalAddress {
+    pub line1: String,
+    pub line2: String,
+    pub city: String,
+    pub region: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Profile {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub email_verified: bool,
+    /// A new address waiting for its verification link.
+    pub pending_email: Option<String>,
+    pub postal_address: Option<PostalAddress>,
+    pub totp_enabled: bool,
+}
+
+/// Fields to change; null leaves a field as it is.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct ProfileUpdate {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    /// Some(empty address) removes it.
+    pub postal_address: Option<PostalAddress>,
+}
+
+#[derive(Clone, Deserialize, TS)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordChange(..)")
+    }
+}
+
+/// Opt-in mail categories: all off until the person turns them on, except
+/// operational alerts (no backup for days, storage almost full).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CommunicationPreferences {
+    pub product_announcements: bool,
+    pub software_updates: bool,
+    pub surveys_research: bool,
+    pub newsletter: bool,
+    pub operational_alerts: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct PolicyInfo {
+    pub version: String,
+    #[ts(type = "number")]
+    pub published_at: i64,
+    /// The policy text (Markdown).
+    pub text: String,
+    pub accepted_version: Option<String>,
+    #[ts(type = "number | null")]
+    pub accepted_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ExportResult {
+    pub path: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DeletionScheduled {
+    /// When stored files are purged (now, or after 10 business days).
+    #[ts(type = "number")]
+    pub purge_at: i64,
+}
+
+// ---------------------------------------------------------------------------
+// Encryption key
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyMode {
+    /// The data key is escrowed with the service (it can recover it).
+    Default,
+    /// Only the person's own key (or recovery code) opens the data key.
+    Private,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct KeyStatus {
+    pub mode: KeyMode,
+    #[ts(type = "number | null")]
+    pub changed_at: Option<i64>,
+    /// The data key is available on this device now.
+    pub unlocked: bool,
+    /// The unlocked key is kept in this device's keychain.
+    pub remembered: bool,
+    /// A key switch that was interrupted and will resume.
+    pub switch_in_progress: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct KeyStrength {
+    /// 0 (very weak) to 4 (strong); 3 or more is accepted.
+    pub score: u8,
+    pub acceptable: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct KeyProgress {
+    pub stage: String,
+    #[ts(type = "number")]
+    pub done: u64,
+    #[ts(type = "number")]
+    pub total: u64,
+}
+
+/// Two-factor sign-in being set up: the secret to add to an authenticator
+/// app (as text and as an otpauth:// link for a QR code). Shown once, by design.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct TotpSetup {
+    pub secret: String,
+    pub otpauth_url: String,
 }

@@ -1,18 +1,19 @@
 //! The backup pipeline: scan → chunk → dedup → pack → index → trees → snapshot.
 
+mod pipeline;
+
+use std::collections::HashSet;
 use std::fs::{self, File, Metadata};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::backend::FileKind;
 use crate::blob::BlobType;
 use crate::chunker::{ChunkSizes, Chunker};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::Id;
-use crate::index::{Index, IndexPack};
-use crate::pack::PackWriter;
+use crate::index::IndexPack;
 use crate::repository::Repository;
 use crate::snapshot::{Snapshot, SnapshotRoot};
 use crate::tree::{Node, NodeKind, Tree};
@@ -65,6 +66,14 @@ pub struct BackupOptions {
     pub chunk_min: u32,
     pub chunk_avg: u32,
     pub chunk_max: u32,
+    /// An index file is written after this many packs, so a backup that is
+    /// interrupted loses at most this many packs' worth of index (and those
+    /// packs are still adopted from their headers by the next run).
+    pub index_every: usize,
+    /// Threads that compress, encrypt and pack; 0 means one per core.
+    pub pack_threads: usize,
+    /// Packs uploaded at the same time.
+    pub concurrent_uploads: usize,
 }
 
 impl Default for BackupOptions {
@@ -80,6 +89,9 @@ impl Default for BackupOptions {
             chunk_min: 256 << 10,
             chunk_avg: 1 << 20,
             chunk_max: 4 << 20,
+            index_every: 8,
+            pack_threads: 0,
+            concurrent_uploads: 2,
         }
     }
 }
@@ -133,6 +145,12 @@ pub struct BackupSummary {
     /// Bytes of packs uploaded.
     pub bytes_uploaded: u64,
     pub packs_uploaded: u64,
+    /// Blobs (data and trees) this run stored that the repository lacked.
+    pub blobs_new: u64,
+    /// Plaintext bytes of those blobs.
+    pub blob_bytes_new: u64,
+    /// Index files written (intermediate and final).
+    pub indexes_uploaded: u64,
     pub skipped: Vec<Skipped>,
 }
 
@@ -158,12 +176,19 @@ pub fn backup(
         max: opts.chunk_max,
     };
     sizes.validate()?;
-    if opts.pack_size == 0 {
+    if opts.pack_size == 0 || opts.index_every == 0 || opts.concurrent_uploads == 0 {
         return Err(Error::new(
             ErrorKind::InvalidInput,
-            "pack size must be positive",
+            "pack size, index_every and concurrent_uploads must be positive",
         ));
     }
+    let threads = pipeline::Threads {
+        pack_workers: match opts.pack_threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        },
+        uploaders: opts.concurrent_uploads,
+    };
 
     let mut state = BackupProgress {
         phase: BackupPhase::Scanning,
@@ -180,57 +205,73 @@ pub fn backup(
     state.phase = BackupPhase::Uploading;
     state.current_file = None;
     progress(&state);
-    let mut uploader = Uploader {
-        repo,
-        sizes,
-        pack_size: opts.pack_size,
-        cache,
-        progress: &mut *progress,
-        state,
-        skipped,
-        writer: None,
-        uploaded: Index::default(),
-        uploaded_packs: Vec::new(),
-        remember: Vec::new(),
-        files_read: 0,
-        files_unchanged: 0,
-        bytes_read: 0,
-        bytes_uploaded: 0,
-        packs_uploaded: 0,
-        snapshot_files: 0,
-        snapshot_bytes: 0,
-    };
-    let mut snapshot_roots = Vec::new();
-    for root in roots {
-        let tree = uploader.store_dir(root.children)?;
-        snapshot_roots.push(SnapshotRoot {
-            path: root.path_string,
-            tree,
-        });
-    }
-
-    uploader.state.phase = BackupPhase::Finishing;
-    uploader.state.current_file = None;
-    (uploader.progress)(&uploader.state);
-    uploader.flush_pack()?;
-    let Uploader {
+    let failure = pipeline::Failure::default();
+    let keys = repo.keys().clone();
+    let backend = repo.backend().clone();
+    let (snapshot_roots, uploader) = std::thread::scope(|scope| -> Result<_> {
+        let pipeline =
+            pipeline::Pipeline::start(scope, &keys, backend, opts.pack_size, threads, &failure);
+        let mut uploader = Uploader {
+            repo: &mut *repo,
+            pipeline: Some(pipeline),
+            sizes,
+            index_every: opts.index_every,
+            cache,
+            progress: &mut *progress,
+            state,
+            skipped,
+            sent: HashSet::new(),
+            stored_packs: Vec::new(),
+            used_packs: HashSet::new(),
+            remember: Vec::new(),
+            files_read: 0,
+            files_unchanged: 0,
+            bytes_read: 0,
+            bytes_uploaded: 0,
+            packs_uploaded: 0,
+            blobs_new: 0,
+            blob_bytes_new: 0,
+            indexes_uploaded: 0,
+            snapshot_files: 0,
+            snapshot_bytes: 0,
+        };
+        let mut snapshot_roots = Vec::new();
+        for root in roots {
+            let tree = uploader.store_dir(root.children)?;
+            snapshot_roots.push(SnapshotRoot {
+                path: root.path_string,
+                tree,
+            });
+        }
+        uploader.state.phase = BackupPhase::Finishing;
+        uploader.state.current_file = None;
+        (uploader.progress)(&uploader.state);
+        let pipeline = uploader.pipeline.take().expect("pipeline is open");
+        for pack in pipeline.finish()? {
+            uploader.record(pack);
+        }
+        // Adopted packs this run relied on must be named by an index before
+        // the snapshot that references their blobs is committed.
+        uploader.save_index()?;
+        crate::prune::check_packs_before_commit(uploader.repo, &uploader.used_packs)?;
+        Ok((snapshot_roots, uploader.into_counts()))
+    })?;
+    let Counts {
         mut state,
         skipped,
-        uploaded_packs,
         remember,
         files_read,
         files_unchanged,
         bytes_read,
         bytes_uploaded,
         packs_uploaded,
+        blobs_new,
+        blob_bytes_new,
+        indexes_uploaded,
         snapshot_files,
         snapshot_bytes,
-        ..
     } = uploader;
 
-    if !uploaded_packs.is_empty() {
-        repo.save_index(uploaded_packs)?;
-    }
     let snapshot = Snapshot {
         time: opts.time,
         device_name: opts.device_name.clone(),
@@ -238,6 +279,7 @@ pub fn backup(
         roots: snapshot_roots,
         files: snapshot_files,
         bytes: snapshot_bytes,
+        repaired_from: None,
     };
     let snapshot_id = repo.save_snapshot(&snapshot)?;
     for (path, fingerprint, content) in &remember {
@@ -256,6 +298,9 @@ pub fn backup(
         bytes_read,
         bytes_uploaded,
         packs_uploaded,
+        blobs_new,
+        blob_bytes_new,
+        indexes_uploaded,
         skipped,
     })
 }
@@ -487,66 +532,134 @@ pub(crate) fn fingerprint(meta: &Metadata) -> FileFingerprint {
     }
 }
 
-/// Turns scanned entries into stored blobs, trees and packs.
-struct Uploader<'a> {
-    repo: &'a Repository,
-    sizes: ChunkSizes,
-    pack_size: usize,
-    cache: &'a dyn FileCache,
-    progress: &'a mut dyn FnMut(&BackupProgress),
+/// What an [`Uploader`] leaves behind.
+struct Counts {
     state: BackupProgress,
     skipped: Vec<Skipped>,
-    writer: Option<PackWriter>,
-    /// Packs stored by this run; indexed only once the run's index is stored.
-    uploaded: Index,
-    uploaded_packs: Vec<IndexPack>,
     remember: Vec<(PathBuf, FileFingerprint, Vec<Id>)>,
     files_read: u64,
     files_unchanged: u64,
     bytes_read: u64,
     bytes_uploaded: u64,
     packs_uploaded: u64,
+    blobs_new: u64,
+    blob_bytes_new: u64,
+    indexes_uploaded: u64,
     snapshot_files: u64,
     snapshot_bytes: u64,
 }
 
-impl Uploader<'_> {
-    fn is_stored(&self, blob_type: BlobType, id: &Id) -> bool {
-        self.repo.has_blob(blob_type, id)
-            || self.uploaded.contains(blob_type, id)
-            || self.writer.as_ref().is_some_and(|w| w.contains(id))
+/// Turns scanned entries into stored blobs, trees and packs: reads, chunks
+/// and hashes on the calling thread and hands new blobs to the pipeline.
+struct Uploader<'a, 'p> {
+    repo: &'a mut Repository,
+    pipeline: Option<pipeline::Pipeline<'p>>,
+    sizes: ChunkSizes,
+    index_every: usize,
+    cache: &'a dyn FileCache,
+    progress: &'a mut dyn FnMut(&BackupProgress),
+    state: BackupProgress,
+    skipped: Vec<Skipped>,
+    /// Blobs this run handed to the pipeline (stored or on their way).
+    sent: HashSet<(BlobType, Id)>,
+    /// Packs stored by this run that no index file names yet.
+    stored_packs: Vec<IndexPack>,
+    /// Packs this run's snapshot will depend on: its own and those it
+    /// deduplicated against (checked against prune before the commit).
+    used_packs: HashSet<Id>,
+    remember: Vec<(PathBuf, FileFingerprint, Vec<Id>)>,
+    files_read: u64,
+    files_unchanged: u64,
+    bytes_read: u64,
+    bytes_uploaded: u64,
+    packs_uploaded: u64,
+    blobs_new: u64,
+    blob_bytes_new: u64,
+    indexes_uploaded: u64,
+    snapshot_files: u64,
+    snapshot_bytes: u64,
+}
+
+impl Uploader<'_, '_> {
+    fn into_counts(self) -> Counts {
+        Counts {
+            state: self.state,
+            skipped: self.skipped,
+            remember: self.remember,
+            files_read: self.files_read,
+            files_unchanged: self.files_unchanged,
+            bytes_read: self.bytes_read,
+            bytes_uploaded: self.bytes_uploaded,
+            packs_uploaded: self.packs_uploaded,
+            blobs_new: self.blobs_new,
+            blob_bytes_new: self.blob_bytes_new,
+            indexes_uploaded: self.indexes_uploaded,
+            snapshot_files: self.snapshot_files,
+            snapshot_bytes: self.snapshot_bytes,
+        }
     }
 
-    /// Adds a blob to the current pack unless it is stored already.
-    fn add_blob(&mut self, blob_type: BlobType, id: &Id, plaintext: &[u8]) -> Result<()> {
-        if self.is_stored(blob_type, id) {
+    fn is_stored(&mut self, blob_type: BlobType, id: &Id) -> Result<bool> {
+        if self.sent.contains(&(blob_type, *id)) {
+            return Ok(true);
+        }
+        match self.repo.dedup_location(blob_type, id)? {
+            Some(loc) => {
+                self.used_packs.insert(loc.pack);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Hands a blob to the pipeline unless it is stored already, and
+    /// indexes the packs stored meanwhile.
+    fn add_blob(&mut self, blob_type: BlobType, id: &Id, plaintext: Vec<u8>) -> Result<()> {
+        if self.is_stored(blob_type, id)? {
             return Ok(());
         }
-        let keys = self.repo.keys();
-        let writer = self.writer.get_or_insert_with(|| PackWriter::new(keys));
-        writer.add(blob_type, id, plaintext);
-        if writer.len() >= self.pack_size {
-            self.flush_pack()?;
+        self.sent.insert((blob_type, *id));
+        self.blobs_new += 1;
+        self.blob_bytes_new += plaintext.len() as u64;
+        let pipeline = self.pipeline.as_ref().expect("pipeline is open");
+        pipeline.send(pipeline::BlobJob {
+            blob_type,
+            id: *id,
+            plaintext,
+        })?;
+        for pack in pipeline.stored() {
+            self.record(pack);
+        }
+        if self.stored_packs.len() >= self.index_every {
+            self.save_index()?;
         }
         Ok(())
     }
 
-    fn flush_pack(&mut self) -> Result<()> {
-        let Some(writer) = self.writer.take() else {
-            return Ok(());
-        };
-        if writer.is_empty() {
+    fn record(&mut self, pack: pipeline::StoredPack) {
+        self.used_packs.insert(pack.index.id);
+        self.bytes_uploaded += pack.bytes;
+        self.packs_uploaded += 1;
+        self.stored_packs.push(pack.index);
+    }
+
+    /// Writes an index naming the packs stored since the last one (and any
+    /// adopted packs), if there are any.
+    fn save_index(&mut self) -> Result<()> {
+        let mut packs = std::mem::take(&mut self.stored_packs);
+        packs.extend(self.repo.take_adopted());
+        if packs.is_empty() {
             return Ok(());
         }
-        let pack = writer.finish();
-        self.repo
-            .backend()
-            .put(FileKind::Pack, &pack.id, &pack.bytes)?;
-        let entry = IndexPack::from(&pack);
-        self.uploaded.add_pack(&entry);
-        self.uploaded_packs.push(entry);
-        self.bytes_uploaded += pack.bytes.len() as u64;
-        self.packs_uploaded += 1;
+        // Once indexed, the repository's index answers for these blobs, so
+        // `sent` only ever holds blobs of packs not yet indexed.
+        for pack in &packs {
+            for blob in &pack.blobs {
+                self.sent.remove(&(blob.blob_type, blob.id));
+            }
+        }
+        self.repo.save_index(packs)?;
+        self.indexes_uploaded += 1;
         Ok(())
     }
 
@@ -619,7 +732,7 @@ impl Uploader<'_> {
         }
         let bytes = tree.to_bytes();
         let id = self.repo.keys().blob_id(&bytes);
-        self.add_blob(BlobType::Tree, &id, &bytes)?;
+        self.add_blob(BlobType::Tree, &id, bytes)?;
         Ok(id)
     }
 
@@ -649,7 +762,14 @@ impl Uploader<'_> {
         };
 
         if let Some(content) = self.cache.lookup(path, &before) {
-            if content.iter().all(|id| self.is_stored(BlobType::Data, id)) {
+            let mut all_stored = true;
+            for id in &content {
+                if !self.is_stored(BlobType::Data, id)? {
+                    all_stored = false;
+                    break;
+                }
+            }
+            if all_stored {
                 self.files_unchanged += 1;
                 self.state.bytes_done += before.size;
                 return Ok(Some((before.size, before.mtime_ns, content)));
@@ -668,11 +788,12 @@ impl Uploader<'_> {
                 }
             };
             let id = self.repo.keys().blob_id(&chunk);
-            self.add_blob(BlobType::Data, &id, &chunk)?;
+            let len = chunk.len() as u64;
+            self.add_blob(BlobType::Data, &id, chunk)?;
             content.push(id);
-            size += chunk.len() as u64;
-            self.bytes_read += chunk.len() as u64;
-            self.state.bytes_done += chunk.len() as u64;
+            size += len;
+            self.bytes_read += len;
+            self.state.bytes_done += len;
             (self.progress)(&self.state);
         }
         self.files_read += 1;

@@ -86,10 +86,9 @@ pub(crate) fn open(
 ) -> Result<Vec<u8>> {
     let body = crypto::open(pack_key, &aad(blob_type, id), sealed)?;
     let plaintext = if compressed {
-        let capacity =
-            usize::try_from(raw_length).map_err(|_| Error::integrity("blob length too large"))?;
-        zstd::bulk::decompress(&body, capacity)
-            .map_err(|e| Error::integrity(format!("blob {id} does not decompress: {e}")))?
+        // Streams, so a wrong (huge) raw length costs no up-front allocation.
+        crate::index::decompress_bounded(&body, raw_length)
+            .map_err(|e| Error::integrity(format!("blob {id} does not decompress: {}", e.message())))?
     } else {
         body
     };

@@ -114,6 +114,13 @@ impl Keys {
         &self.metadata
     }
 
+    /// A name for this repository's local index cache file that reveals
+    /// nothing about the key (keyed hash of a constant, 16 hex digits).
+    pub(crate) fn cache_name(&self) -> String {
+        let h = blake3::keyed_hash(&self.metadata, b"coffer v1 index cache name");
+        hex::encode(&h.as_bytes()[..8])
+    }
+
     pub(crate) fn chunker_seed(&self) -> u64 {
         self.chunker_seed
     }

@@ -7,14 +7,22 @@
 mod backend;
 mod backup;
 mod blob;
+mod check;
 mod chunker;
 mod crypto;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod id;
 mod index;
+mod keywrap;
 mod pack;
+mod prune;
+mod repair;
 mod repository;
 mod restore;
+mod retention;
 mod snapshot;
 mod tree;
 
@@ -24,10 +32,15 @@ pub use backup::{
     NoCache, Skipped,
 };
 pub use blob::BlobType;
+pub use check::{check, AffectedFile, CheckOptions, CheckProblem, CheckReport, ProblemKind};
 pub use crypto::DataKey;
 pub use error::{Error, ErrorKind, Result};
 pub use id::Id;
-pub use repository::Repository;
+pub use keywrap::{key_strength, KdfParams, KeyStrength, RecoveryCode, WrappedKey, MIN_KEY_SCORE};
+pub use repair::{repair, RepairReport};
+pub use repository::{Repository, DEFAULT_INDEX_CACHE_BYTES};
+pub use prune::{prune, PruneOptions, PruneReport, MIN_PRUNE_GRACE};
 pub use restore::{restore, RestoreOptions, RestoreProgress, RestoreSummary};
+pub use retention::{forget, ForgetPlan, PlannedSnapshot, RetentionPolicy};
 pub use snapshot::{Snapshot, SnapshotRoot};
 pub use tree::{Node, NodeKind, Tree};

@@ -73,6 +73,7 @@ impl PackWriter {
     }
 
     /// Whether a blob with this id is already in the pack.
+    #[cfg(test)]
     pub(crate) fn contains(&self, id: &Id) -> bool {
         self.ids.contains(id)
     }
@@ -139,26 +140,54 @@ impl PackWriter {
 /// # Errors
 /// `Integrity` when the pack is malformed or fails authentication.
 pub(crate) fn read_header(keys: &Keys, pack: &[u8]) -> Result<([u8; SALT_LEN], Vec<PackEntry>)> {
-    let bad = |what: &str| Error::integrity(format!("pack {}: {what}", Id::hash(pack)));
-    if pack.len() < PREFIX_LEN + 4 || &pack[..4] != MAGIC {
+    let id = Id::hash(pack);
+    if pack.len() < PREFIX_LEN + 4 {
+        return Err(Error::integrity(format!("pack {id}: not a pack file")));
+    }
+    let (body, trailer) = pack.split_at(pack.len() - 4);
+    let header_len = header_length(trailer, body.len() as u64, &id)?;
+    let blobs_end = body.len() - header_len as usize;
+    decode_header(keys, &id, &pack[..PREFIX_LEN], &body[blobs_end..], blobs_end as u64)
+}
+
+/// The sealed header's length from the pack's last 4 bytes.
+///
+/// # Errors
+/// `Integrity` when it cannot fit in a pack of `body_len` bytes (all but
+/// the trailer).
+pub(crate) fn header_length(trailer: &[u8], body_len: u64, id: &Id) -> Result<u64> {
+    let header_len = u64::from(u32::from_le_bytes(
+        trailer.try_into().map_err(|_| Error::integrity(format!("pack {id}: no trailer")))?,
+    ));
+    if body_len < PREFIX_LEN as u64 || header_len > body_len - PREFIX_LEN as u64 {
+        return Err(Error::integrity(format!("pack {id}: header length out of range")));
+    }
+    Ok(header_len)
+}
+
+/// Authenticates and parses a pack header given the pack's first
+/// [`PREFIX_LEN`] bytes and the sealed header; `blobs_end` is where the
+/// sealed header starts (every entry must end before it).
+///
+/// # Errors
+/// `Integrity` when malformed or not authentic.
+pub(crate) fn decode_header(
+    keys: &Keys,
+    id: &Id,
+    prefix: &[u8],
+    sealed_header: &[u8],
+    blobs_end: u64,
+) -> Result<([u8; SALT_LEN], Vec<PackEntry>)> {
+    let bad = |what: &str| Error::integrity(format!("pack {id}: {what}"));
+    if prefix.len() != PREFIX_LEN || &prefix[..4] != MAGIC {
         return Err(bad("not a pack file"));
     }
-    if pack[4] != VERSION {
-        return Err(bad(&format!("unsupported version {}", pack[4])));
+    if prefix[4] != VERSION {
+        return Err(bad(&format!("unsupported version {}", prefix[4])));
     }
-    let salt: [u8; SALT_LEN] = pack[5..PREFIX_LEN].try_into().expect("salt length");
-    let (body, trailer) = pack.split_at(pack.len() - 4);
-    let header_len = u32::from_le_bytes(trailer.try_into().expect("4 bytes")) as usize;
-    if header_len > body.len() - PREFIX_LEN {
-        return Err(bad("header length out of range"));
-    }
-    let blobs_end = body.len() - header_len;
-    let header = crypto::open(
-        &keys.pack_key(&salt),
-        &pack[..PREFIX_LEN],
-        &body[blobs_end..],
-    )
-    .map_err(|e| e.context(format!("pack {} header", Id::hash(pack))))?;
+    let salt: [u8; SALT_LEN] = prefix[5..PREFIX_LEN].try_into().expect("salt length");
+    let header = crypto::open(&keys.pack_key(&salt), prefix, sealed_header)
+        .map_err(|e| e.context(format!("pack {id} header")))?;
     let count = u32::from_le_bytes(
         header
             .get(..4)
@@ -166,7 +195,7 @@ pub(crate) fn read_header(keys: &Keys, pack: &[u8]) -> Result<([u8; SALT_LEN], V
             .try_into()
             .unwrap(),
     ) as usize;
-    if header.len() != 4 + count * ENTRY_LEN {
+    if count.checked_mul(ENTRY_LEN).and_then(|n| n.checked_add(4)) != Some(header.len()) {
         return Err(bad("header length does not match its entry count"));
     }
     let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
@@ -184,13 +213,46 @@ pub(crate) fn read_header(keys: &Keys, pack: &[u8]) -> Result<([u8; SALT_LEN], V
             || entry
                 .offset
                 .checked_add(entry.length)
-                .is_none_or(|end| end > blobs_end as u64)
+                .is_none_or(|end| end > blobs_end)
         {
             return Err(bad("blob entry out of range"));
         }
         entries.push(entry);
     }
     Ok((salt, entries))
+}
+
+/// Reads a stored pack's header with range reads (the last 64 KiB, which
+/// usually holds the whole header, and the 21-byte prefix), so an unindexed
+/// pack's blobs can be used without downloading it.
+///
+/// # Errors
+/// Backend errors; `Integrity` when malformed or not authentic.
+pub(crate) fn read_remote_header(
+    keys: &Keys,
+    backend: &dyn crate::backend::Backend,
+    id: &Id,
+    size: u64,
+) -> Result<([u8; SALT_LEN], Vec<PackEntry>)> {
+    use crate::backend::FileKind;
+    if size < PREFIX_LEN as u64 + 4 {
+        return Err(Error::integrity(format!("pack {id}: not a pack file")));
+    }
+    let tail_len = size.min(64 << 10);
+    let tail = backend.get_range(FileKind::Pack, id, size - tail_len, tail_len)?;
+    let header_len = header_length(&tail[tail.len() - 4..], size - 4, id)?;
+    let blobs_end = size - 4 - header_len;
+    let sealed = if header_len + 4 <= tail_len {
+        tail[(tail_len - 4 - header_len) as usize..tail.len() - 4].to_vec()
+    } else {
+        backend.get_range(FileKind::Pack, id, blobs_end, header_len)?
+    };
+    let prefix = if size == tail_len {
+        tail[..PREFIX_LEN].to_vec()
+    } else {
+        backend.get_range(FileKind::Pack, id, 0, PREFIX_LEN as u64)?
+    };
+    decode_header(keys, id, &prefix, &sealed, blobs_end)
 }
 
 /// Decrypts one blob given its pack's salt and its sealed bytes.
@@ -272,6 +334,36 @@ mod tests {
                 .kind(),
             ErrorKind::Integrity
         );
+    }
+
+    #[test]
+    fn remote_header_matches_the_whole_pack_read() {
+        use crate::backend::{Backend, FileKind, MemoryBackend};
+        let keys = Keys::derive(&DataKey::generate());
+        let backend = MemoryBackend::new();
+        // Small (whole pack in the tail read) and large (header > 64 KiB).
+        for blobs in [1usize, 40, 1300] {
+            let mut writer = PackWriter::new(&keys);
+            for i in 0..blobs {
+                let data = format!("blob number {i}");
+                writer.add(BlobType::Data, &keys.blob_id(data.as_bytes()), data.as_bytes());
+            }
+            let pack = writer.finish();
+            backend.put(FileKind::Pack, &pack.id, &pack.bytes).unwrap();
+            let remote =
+                read_remote_header(&keys, &backend, &pack.id, pack.bytes.len() as u64).unwrap();
+            assert_eq!(remote, read_header(&keys, &pack.bytes).unwrap());
+            assert_eq!(remote.1.len(), blobs);
+            // A wrong size (e.g. a listing that lies) fails cleanly.
+            assert!(read_remote_header(&keys, &backend, &pack.id, 10).is_err());
+            let other = Keys::derive(&DataKey::generate());
+            assert_eq!(
+                read_remote_header(&other, &backend, &pack.id, pack.bytes.len() as u64)
+                    .unwrap_err()
+                    .kind(),
+                ErrorKind::Integrity
+            );
+        }
     }
 
     #[test]

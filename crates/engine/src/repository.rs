@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::backend::{Backend, FileKind};
@@ -9,10 +10,14 @@ use crate::blob::BlobType;
 use crate::crypto::{DataKey, Keys};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::Id;
-use crate::index::{Index, IndexFile, IndexPack};
+use crate::index::{BlobLocation, Index, IndexFile, IndexPack};
 use crate::pack;
 use crate::snapshot::Snapshot;
 use crate::tree::Tree;
+
+/// Page cache of the on-disk blob index opened by
+/// [`Repository::open_with_cache`]: 32 MiB.
+pub const DEFAULT_INDEX_CACHE_BYTES: usize = 32 << 20;
 
 /// A repository opened with its data key.
 pub struct Repository {
@@ -20,12 +25,19 @@ pub struct Repository {
     keys: Keys,
     index: Index,
     loaded_indexes: HashSet<Id>,
+    /// Index files skipped by a tolerant open, with the reason.
+    damaged_indexes: Vec<(Id, String)>,
+    tolerant: bool,
+    /// Packs no index file names, adopted from their headers.
+    adopted: Vec<IndexPack>,
+    /// Unindexed packs whose header could not be read.
+    unreadable_packs: HashSet<Id>,
 }
 
 impl fmt::Debug for Repository {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Repository")
-            .field("blobs", &self.index.len())
+            .field("loaded_indexes", &self.loaded_indexes.len())
             .finish_non_exhaustive()
     }
 }
@@ -54,9 +66,93 @@ impl Repository {
             keys: Keys::derive(key),
             index: Index::default(),
             loaded_indexes: HashSet::new(),
+            damaged_indexes: Vec::new(),
+            tolerant: false,
+            adopted: Vec::new(),
+            unreadable_packs: HashSet::new(),
         };
         repo.refresh()?;
         Ok(repo)
+    }
+
+    /// Like [`Repository::open`], but the blob index lives in `cache_dir`
+    /// (created if missing) instead of memory, so memory stays bounded by
+    /// `DEFAULT_INDEX_CACHE_BYTES` whatever the repository's size, and a
+    /// later open downloads only index files it has not seen. Use one
+    /// folder per repository on this device; it holds no secret beyond what
+    /// the device already has (blob and pack ids, no keys, no contents).
+    ///
+    /// # Errors
+    /// As [`Repository::open`]; `Io` when the cache cannot be opened (for
+    /// example another process has it open).
+    pub fn open_with_cache(
+        backend: Arc<dyn Backend>,
+        key: &DataKey,
+        cache_dir: &Path,
+    ) -> Result<Repository> {
+        Repository::open_with_cache_size(backend, key, cache_dir, DEFAULT_INDEX_CACHE_BYTES)
+    }
+
+    /// [`Repository::open_with_cache`] with the index's page cache set to
+    /// `cache_bytes`: the knob that sets peak memory.
+    ///
+    /// # Errors
+    /// As [`Repository::open_with_cache`].
+    pub fn open_with_cache_size(
+        backend: Arc<dyn Backend>,
+        key: &DataKey,
+        cache_dir: &Path,
+        cache_bytes: usize,
+    ) -> Result<Repository> {
+        let keys = Keys::derive(key);
+        std::fs::create_dir_all(cache_dir)
+            .map_err(|e| Error::io(format!("creating {}", cache_dir.display()), e))?;
+        let path = cache_dir.join(format!("index-{}.redb", keys.cache_name()));
+        let index = Index::on_disk(&path, cache_bytes)?;
+        let mut repo = Repository {
+            backend,
+            keys,
+            loaded_indexes: index.cached_index_files()?,
+            index,
+            damaged_indexes: Vec::new(),
+            tolerant: false,
+            adopted: Vec::new(),
+            unreadable_packs: HashSet::new(),
+        };
+        repo.refresh()?;
+        Ok(repo)
+    }
+
+    /// Opens a repository even when some index files are damaged, for
+    /// `check` and `repair`: those files are skipped and listed by
+    /// [`Repository::damaged_indexes`].
+    ///
+    /// # Errors
+    /// Backend errors; `Integrity` ("wrong key") when index files exist but
+    /// not one of them opens with this key.
+    pub fn open_tolerant(backend: Arc<dyn Backend>, key: &DataKey) -> Result<Repository> {
+        let mut repo = Repository {
+            backend,
+            keys: Keys::derive(key),
+            index: Index::default(),
+            loaded_indexes: HashSet::new(),
+            damaged_indexes: Vec::new(),
+            tolerant: true,
+            adopted: Vec::new(),
+            unreadable_packs: HashSet::new(),
+        };
+        repo.refresh()?;
+        if repo.loaded_indexes.is_empty() && !repo.damaged_indexes.is_empty() {
+            return Err(Error::integrity(
+                "wrong key: no index file opens with this data key",
+            ));
+        }
+        Ok(repo)
+    }
+
+    /// Index files a tolerant open skipped, with the reason, sorted by id.
+    pub fn damaged_indexes(&self) -> &[(Id, String)] {
+        &self.damaged_indexes
     }
 
     /// Loads index files written since the repository was opened (e.g. by
@@ -67,19 +163,115 @@ impl Repository {
     pub fn refresh(&mut self) -> Result<()> {
         let mut listed = self.backend.list(FileKind::Index)?;
         listed.sort_by_key(|o| o.id);
+        let present: HashSet<Id> = listed.iter().map(|o| o.id).collect();
+        if self.loaded_indexes.iter().any(|id| !present.contains(id)) {
+            // An index file went away (prune rewrote the indexes): what it
+            // named may be gone too, so start over.
+            self.index.clear()?;
+            self.loaded_indexes.clear();
+            self.adopted.clear();
+            self.unreadable_packs.clear();
+        }
         for info in listed {
             if self.loaded_indexes.contains(&info.id) {
                 continue;
             }
-            let bytes = get_verified(&*self.backend, FileKind::Index, &info.id)?;
-            let file = IndexFile::decrypt(&self.keys, &bytes)
-                .map_err(|e| e.context(format!("index {}", info.id)))?;
-            for pack in &file.packs {
-                self.index.add_pack(pack);
+            if self.damaged_indexes.iter().any(|(id, _)| *id == info.id) {
+                continue;
             }
+            let bytes = self.backend.get(FileKind::Index, &info.id)?;
+            let file = if Id::hash(&bytes) != info.id {
+                Err(Error::integrity("contents do not match the id"))
+            } else {
+                IndexFile::decrypt(&self.keys, &bytes)
+            };
+            let file = match file {
+                Ok(file) => file,
+                Err(e) if self.tolerant && e.kind() == ErrorKind::Integrity => {
+                    self.damaged_indexes.push((info.id, e.message().to_owned()));
+                    continue;
+                }
+                Err(e) => {
+                    return Err(e.context(format!("{}/{}", FileKind::Index, info.id)));
+                }
+            };
+            self.index.add_index_file(&info.id, &file)?;
             self.loaded_indexes.insert(info.id);
         }
+        // Adopted packs an index now names are ordinary ones.
+        let mut still_adopted = Vec::new();
+        for pack in std::mem::take(&mut self.adopted) {
+            if !self.index.has_pack(&pack.id)? {
+                still_adopted.push(pack);
+            }
+        }
+        self.adopted = still_adopted;
+        self.adopt_unindexed_packs()
+    }
+
+    /// Packs in storage that no index file names were uploaded by a backup
+    /// that stopped before writing its index. Their headers (two range
+    /// reads) make their blobs usable, so the next backup does not upload
+    /// them again; the next index this repository writes names them.
+    fn adopt_unindexed_packs(&mut self) -> Result<()> {
+        let mut listed = self.backend.list(FileKind::Pack)?;
+        listed.sort_by_key(|o| o.id);
+        let (mut tried, mut adopted) = (0, 0);
+        for info in listed {
+            if self.adopted.iter().any(|p| p.id == info.id)
+                || self.index.has_pack(&info.id)?
+                || self.unreadable_packs.contains(&info.id)
+            {
+                continue;
+            }
+            tried += 1;
+            match pack::read_remote_header(&self.keys, &*self.backend, &info.id, info.size) {
+                Ok((salt, blobs)) => {
+                    let pack = IndexPack {
+                        id: info.id,
+                        salt,
+                        blobs,
+                    };
+                    self.index.add_adopted(&pack);
+                    self.adopted.push(pack);
+                    adopted += 1;
+                }
+                // Damaged, or vanished meanwhile (pruned): check reports it.
+                Err(e) if matches!(e.kind(), ErrorKind::Integrity | ErrorKind::NotFound | ErrorKind::InvalidInput) => {
+                    self.unreadable_packs.insert(info.id);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !self.tolerant && tried > 0 && adopted == 0 && self.loaded_indexes.is_empty() {
+            return Err(Error::integrity(
+                "wrong key: no pack or index file opens with this data key",
+            ));
+        }
         Ok(())
+    }
+
+    /// Number of distinct blobs the index knows.
+    ///
+    /// # Errors
+    /// `Io` when the on-disk index cannot be read.
+    pub fn blob_count(&self) -> Result<u64> {
+        self.index.len()
+    }
+
+    /// Packs adopted from their headers that no index file names yet.
+    pub fn unindexed_packs(&self) -> usize {
+        self.adopted.len()
+    }
+
+    /// Whether an index file names `pack`.
+    pub(crate) fn is_indexed(&self, pack: &Id) -> Result<bool> {
+        self.index.has_pack(pack)
+    }
+
+    /// Adopted packs to name in the next index file written.
+    pub(crate) fn take_adopted(&mut self) -> Vec<IndexPack> {
+        std::mem::take(&mut self.adopted)
     }
 
     /// The storage this repository uses.
@@ -146,35 +338,93 @@ impl Repository {
         &self.keys
     }
 
-    pub(crate) fn has_blob(&self, blob_type: BlobType, id: &Id) -> bool {
+    pub(crate) fn blob_location(
+        &self,
+        blob_type: BlobType,
+        id: &Id,
+    ) -> Result<Option<BlobLocation>> {
+        self.index.get(blob_type, id)
+    }
+
+    pub(crate) fn index(&self) -> &Index {
+        &self.index
+    }
+
+    pub(crate) fn has_blob(&self, blob_type: BlobType, id: &Id) -> Result<bool> {
         self.index.contains(blob_type, id)
     }
+
+    /// Where a backup may take `id` from instead of storing it again: its
+    /// location, unless it is unknown or in a pack prune has condemned.
+    pub(crate) fn dedup_location(&self, blob_type: BlobType, id: &Id) -> Result<Option<BlobLocation>> {
+        match self.index.get(blob_type, id)? {
+            Some(loc) if self.index.condemned_since(&loc.pack)?.is_none() => Ok(Some(loc)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Every condemned pack and since when (Unix ms).
+    pub(crate) fn condemned(&self) -> Result<std::collections::HashMap<Id, i64>> {
+        self.index.condemned()
+    }
+
+    /// Stores a whole index file (prune's rewrite) and loads it.
+    pub(crate) fn save_index_file(&mut self, file: IndexFile) -> Result<Id> {
+        let bytes = file.encrypt(&self.keys);
+        let id = Id::hash(&bytes);
+        self.backend.put(FileKind::Index, &id, &bytes)?;
+        self.index.add_index_file(&id, &file)?;
+        self.loaded_indexes.insert(id);
+        Ok(id)
+    }
+
+    /// Ids of the index files loaded.
+    pub(crate) fn loaded_index_files(&self) -> Vec<Id> {
+        let mut ids: Vec<Id> = self.loaded_indexes.iter().copied().collect();
+        ids.sort();
+        ids
+    }
+
 
     /// Reads one blob with a range request, authenticates it and checks its id.
     ///
     /// # Errors
     /// `NotFound` when no index names it; `Integrity` when damaged.
     pub(crate) fn load_blob(&self, blob_type: BlobType, id: &Id) -> Result<Vec<u8>> {
-        let loc = self.index.get(blob_type, id).ok_or_else(|| {
+        let loc = self.index.get(blob_type, id)?.ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
                 format!("no index names {blob_type:?} blob {id}"),
             )
         })?;
-        let sealed = self.backend.get_range(
-            FileKind::Pack,
-            &loc.pack,
-            loc.entry.offset,
-            loc.entry.length,
-        )?;
-        let context = || format!("{blob_type:?} blob {id} in pack {}", loc.pack);
+        self.read_blob_at(&loc)
+            .map_err(|e| e.context(format!("{blob_type:?} blob {id} in pack {}", loc.pack)))
+    }
+
+    /// Reads, authenticates and id-checks the blob at `loc`. Messages are
+    /// short and name no ids (callers add them): `pack is missing`, `pack is
+    /// shorter than the index says`, `authentication failed: …`, `contents do
+    /// not match the id`.
+    ///
+    /// # Errors
+    /// `NotFound`, `InvalidInput` (range) or `Integrity` for damage; other
+    /// kinds for backend failures.
+    pub(crate) fn read_blob_at(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
+        let sealed = self
+            .backend
+            .get_range(FileKind::Pack, &loc.pack, loc.entry.offset, loc.entry.length)
+            .map_err(|e| match e.kind() {
+                ErrorKind::NotFound => Error::new(ErrorKind::NotFound, "pack is missing"),
+                ErrorKind::InvalidInput => Error::new(
+                    ErrorKind::InvalidInput,
+                    "pack is shorter than the index says",
+                ),
+                _ => e,
+            })?;
         let plaintext = pack::open_blob(&self.keys, &loc.salt, &loc.entry, &sealed)
-            .map_err(|e| e.context(context()))?;
-        if self.keys.blob_id(&plaintext) != *id {
-            return Err(Error::integrity(format!(
-                "{}: contents do not match the id",
-                context()
-            )));
+            .map_err(|e| Error::integrity(e.message().to_owned()))?;
+        if self.keys.blob_id(&plaintext) != loc.entry.id {
+            return Err(Error::integrity("contents do not match the id"));
         }
         Ok(plaintext)
     }
@@ -186,9 +436,7 @@ impl Repository {
         let id = Id::hash(&bytes);
         self.backend.put(FileKind::Index, &id, &bytes)?;
         let file = IndexFile::decrypt(&self.keys, &bytes)?;
-        for pack in &file.packs {
-            self.index.add_pack(pack);
-        }
+        self.index.add_index_file(&id, &file)?;
         self.loaded_indexes.insert(id);
         Ok(id)
     }

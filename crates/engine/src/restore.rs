@@ -1,17 +1,31 @@
-//! The restore pipeline: plan every path (checking every name), then write.
+//! The restore pipeline: plan every path (checking every name), create the
+//! folders and files, then fetch each pack's needed spans once and write the
+//! blobs into place from several threads.
 
-use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+mod target;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
+use crate::backend::FileKind;
 use crate::backup::Skipped;
 use crate::blob::BlobType;
+use crate::crypto::SALT_LEN;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::Id;
+use crate::pack::{self, PackEntry};
 use crate::repository::Repository;
 use crate::tree::{validate_name, Node, NodeKind};
+
+use target::Target;
+
+/// Blobs of one pack closer than this are fetched with one range read.
+const MAX_GAP: u64 = 256 << 10;
+/// Largest single range read.
+const MAX_SPAN: u64 = 16 << 20;
 
 /// What to restore and where.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +38,7 @@ pub struct RestoreOptions {
     pub include: Vec<String>,
 }
 
-/// Reported once per file, and as large files are written.
+/// Reported once per file, and as blobs are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreProgress {
     pub files_done: u64,
@@ -43,20 +57,27 @@ pub struct RestoreSummary {
     pub bytes: u64,
     /// Entries not restored (damaged data, unsafe names, local errors).
     pub skipped: Vec<Skipped>,
+    /// Entries restored whose mode or modification time could not be set.
+    pub warnings: Vec<Skipped>,
 }
 
 /// Restores (part of) a snapshot into `opts.target`.
 ///
 /// Every name is checked before anything is written; entries with unsafe
-/// names (`/`, `\`, NUL, `.`, `..`) are skipped. Symlinks are recreated as
-/// links and never written through. Existing files at a destination are
-/// replaced; existing folders are merged into. A file whose data fails
-/// authentication is skipped with a reason naming it, and the rest goes on.
+/// names (empty, `.`, `..`, `/`, `\`, NUL, absolute or drive paths) are
+/// skipped. Nothing below the target is ever followed as a link: an existing
+/// file or link at a destination is replaced, a link where a folder should
+/// be is replaced by a folder, and a link planted during the restore makes
+/// that entry fail. Existing folders are merged into. A file whose data fails
+/// authentication or is missing is skipped with a reason starting with
+/// `damaged:`, a file that cannot be written is skipped with the local
+/// error, and the rest goes on.
 ///
 /// # Errors
 /// `NotFound` when the snapshot does not exist or an include names nothing in
-/// it; `InvalidInput` for an include outside every root; backend errors other
-/// than damage (network, storage) stop the restore.
+/// it; `InvalidInput` for an include outside every root; `Io` when the target
+/// folder cannot be created; backend errors other than damage (network,
+/// storage) stop the restore.
 pub fn restore(
     repo: &Repository,
     snapshot: &Id,
@@ -66,7 +87,10 @@ pub fn restore(
     let snapshot = repo.snapshot(snapshot)?;
     let mut planner = Planner {
         repo,
-        actions: Vec::new(),
+        target: &opts.target,
+        dirs: Vec::new(),
+        files: Vec::new(),
+        links: Vec::new(),
         skipped: Vec::new(),
         matched: HashSet::new(),
     };
@@ -92,11 +116,8 @@ pub fn restore(
         if selectors.is_empty() {
             continue;
         }
-        let dest = opts.target.join(&name);
-        planner.actions.push(Action::Dir {
-            dest: dest.clone(),
-            meta: None,
-        });
+        let rel = PathBuf::from(&name);
+        planner.dirs.push((rel.clone(), None));
         if let Some((i, _)) = selectors.iter().find(|(_, c)| c.is_empty()) {
             planner.matched.insert(*i);
         }
@@ -104,7 +125,7 @@ pub fn restore(
             .iter()
             .map(|(i, c)| (*i, c.as_slice()))
             .collect::<Vec<_>>();
-        planner.plan_dir(&root.tree, &dest, &refs)?;
+        planner.plan_dir(&root.tree, &rel, &refs)?;
     }
     for (i, include) in opts.include.iter().enumerate() {
         if !planner.matched.contains(&i) {
@@ -116,16 +137,23 @@ pub fn restore(
     }
 
     let Planner {
-        actions, skipped, ..
+        dirs,
+        files,
+        links,
+        skipped,
+        ..
     } = planner;
-    let mut writer = Writer {
+    let target = Target::open(&opts.target)
+        .map_err(|e| Error::io(format!("creating {}", opts.target.display()), e))?;
+    let mut run = Run {
         repo,
+        target: &target,
         progress,
         state: RestoreProgress {
             files_done: 0,
-            files_total: 0,
+            files_total: files.len() as u64,
             bytes_done: 0,
-            bytes_total: 0,
+            bytes_total: files.iter().map(|f| f.node.size).sum(),
             current_file: None,
         },
         summary: RestoreSummary {
@@ -134,36 +162,45 @@ pub fn restore(
             symlinks: 0,
             bytes: 0,
             skipped,
+            warnings: Vec::new(),
         },
     };
-    for action in &actions {
-        if let Action::File { node, .. } = action {
-            writer.state.files_total += 1;
-            writer.state.bytes_total += node.size;
+    (run.progress)(&run.state);
+
+    let mut dir_ok = HashSet::new();
+    for (rel, _) in &dirs {
+        match target.make_dir(rel) {
+            Ok(()) => {
+                run.summary.dirs += 1;
+                dir_ok.insert(rel.clone());
+            }
+            Err(reason) => run.skip(rel, reason),
         }
     }
-    (writer.progress)(&writer.state);
-    fs::create_dir_all(&opts.target)
-        .map_err(|e| Error::io(format!("creating {}", opts.target.display()), e))?;
-    for action in &actions {
-        writer.apply(action)?;
+    run.write_files(&files)?;
+    // Links last, so no file is written below a link this restore made.
+    for (rel, link_target, mtime_ns) in &links {
+        match target.symlink(rel, link_target, *mtime_ns) {
+            Ok(()) => run.summary.symlinks += 1,
+            Err(reason) if reason.starts_with("link restored") => {
+                run.summary.symlinks += 1;
+                run.warn(rel, reason);
+            }
+            Err(reason) => run.skip(rel, reason),
+        }
     }
     // Folder times and modes last, deepest first: writing into a folder
     // changes its mtime, and a read-only folder could not be filled.
-    for action in actions.iter().rev() {
-        if let Action::Dir {
-            dest,
-            meta: Some(meta),
-        } = action
-        {
-            if is_real_dir(dest) {
-                let _ = set_metadata_of_path(dest, meta.mode, meta.mtime_ns);
+    for (rel, meta) in dirs.iter().rev() {
+        if let (Some(meta), true) = (meta, dir_ok.contains(rel)) {
+            if let Err(e) = target.set_dir_metadata(rel, meta.mode, meta.mtime_ns) {
+                run.warn(rel, format!("folder restored, but not its mode or time: {e}"));
             }
         }
     }
-    writer.state.current_file = None;
-    (writer.progress)(&writer.state);
-    Ok(writer.summary)
+    run.state.current_file = None;
+    (run.progress)(&run.state);
+    Ok(run.summary)
 }
 
 /// `Docs`, then `Docs (2)`, `Docs (3)`… for roots with the same base name.
@@ -199,45 +236,48 @@ struct DirMeta {
     mtime_ns: i64,
 }
 
-enum Action {
-    Dir {
-        dest: PathBuf,
-        meta: Option<DirMeta>,
-    },
-    File {
-        dest: PathBuf,
-        node: Node,
-    },
-    Symlink {
-        dest: PathBuf,
-        target: String,
-    },
+struct FilePlan {
+    rel: PathBuf,
+    node: Node,
 }
 
 struct Planner<'a> {
     repo: &'a Repository,
-    actions: Vec<Action>,
+    target: &'a Path,
+    /// Relative paths, parents before children.
+    dirs: Vec<(PathBuf, Option<DirMeta>)>,
+    files: Vec<FilePlan>,
+    links: Vec<(PathBuf, String, i64)>,
     skipped: Vec<Skipped>,
     /// Indexes of includes that named something.
     matched: HashSet<usize>,
 }
 
 /// Whether a restore should stop on this error rather than skip the entry.
+/// `InvalidInput` from a range read means the pack is shorter than the index
+/// says: damage.
 fn is_fatal(err: &Error) -> bool {
-    !matches!(err.kind(), ErrorKind::Integrity | ErrorKind::NotFound)
+    !matches!(
+        err.kind(),
+        ErrorKind::Integrity | ErrorKind::NotFound | ErrorKind::InvalidInput
+    )
 }
 
 impl Planner<'_> {
-    /// Plans the entries of tree `tree` (restored into `dest`) that the
+    fn skip(&mut self, rel: &Path, reason: String) {
+        self.skipped.push(Skipped {
+            path: self.target.join(rel),
+            reason,
+        });
+    }
+
+    /// Plans the entries of tree `tree` (restored into `rel`) that the
     /// selectors pick. A selector with no components picks everything.
-    fn plan_dir(&mut self, tree: &Id, dest: &Path, selectors: &[(usize, &[String])]) -> Result<()> {
+    fn plan_dir(&mut self, tree: &Id, rel: &Path, selectors: &[(usize, &[String])]) -> Result<()> {
         let tree = match self.repo.tree(tree) {
             Ok(tree) => tree,
             Err(e) if !is_fatal(&e) => {
-                self.skipped.push(Skipped {
-                    path: dest.to_owned(),
-                    reason: format!("folder listing damaged: {e}"),
-                });
+                self.skip(rel, format!("folder listing damaged: {e}"));
                 return Ok(());
             }
             Err(e) => return Err(e),
@@ -258,18 +298,12 @@ impl Planner<'_> {
                 continue;
             }
             if let Err(e) = validate_name(&node.name) {
-                self.skipped.push(Skipped {
-                    path: dest.join("<unsafe name>"),
-                    reason: e.to_string(),
-                });
+                self.skip(&rel.join("<unsafe name>"), e.to_string());
                 continue;
             }
-            let path = dest.join(&node.name);
+            let path = rel.join(&node.name);
             if !seen.insert(node.name.clone()) {
-                self.skipped.push(Skipped {
-                    path,
-                    reason: "duplicate name in folder listing".into(),
-                });
+                self.skip(&path, "duplicate name in folder listing".into());
                 continue;
             }
             let whole = child.iter().any(|(_, c)| c.is_empty());
@@ -285,29 +319,20 @@ impl Planner<'_> {
             match node.kind {
                 NodeKind::Dir => {
                     let Some(subtree) = node.subtree else {
-                        self.skipped.push(Skipped {
-                            path,
-                            reason: "folder without a listing".into(),
-                        });
+                        self.skip(&path, "folder without a listing".into());
                         continue;
                     };
                     let meta = DirMeta {
                         mode: node.mode,
                         mtime_ns: node.mtime_ns,
                     };
-                    self.actions.push(Action::Dir {
-                        dest: path.clone(),
-                        meta: Some(meta),
-                    });
+                    self.dirs.push((path.clone(), Some(meta)));
                     self.plan_dir(&subtree, &path, &child)?;
                 }
-                NodeKind::File => self.actions.push(Action::File { dest: path, node }),
+                NodeKind::File => self.files.push(FilePlan { rel: path, node }),
                 NodeKind::Symlink => match node.target {
-                    Some(target) => self.actions.push(Action::Symlink { dest: path, target }),
-                    None => self.skipped.push(Skipped {
-                        path,
-                        reason: "symlink without a target".into(),
-                    }),
+                    Some(target) => self.links.push((path, target, node.mtime_ns)),
+                    None => self.skip(&path, "symlink without a target".into()),
                 },
             }
         }
@@ -315,160 +340,306 @@ impl Planner<'_> {
     }
 }
 
-struct Writer<'a> {
+/// Where one blob goes: file number and byte offset in it.
+#[derive(Debug, Clone, Copy)]
+struct Use {
+    file: usize,
+    offset: u64,
+}
+
+/// Everything to fetch from one pack, blobs sorted by offset.
+struct PackJob {
+    pack: Id,
+    salt: [u8; SALT_LEN],
+    blobs: Vec<(PackEntry, Vec<Use>)>,
+}
+
+enum Event {
+    Written { file: usize, bytes: u64 },
+    Failed { file: usize, reason: String },
+}
+
+struct Run<'a> {
     repo: &'a Repository,
+    target: &'a Target,
     progress: &'a mut dyn FnMut(&RestoreProgress),
     state: RestoreProgress,
     summary: RestoreSummary,
 }
 
-fn is_real_dir(path: &Path) -> bool {
-    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
-}
-
-/// Clears the way for a new file or link at `dest` without following links:
-/// removes a file or link there; refuses to remove a folder.
-fn clear_for_entry(dest: &Path) -> std::result::Result<(), String> {
-    let parent = dest.parent().expect("restore paths have a parent");
-    if !is_real_dir(parent) {
-        return Err("its folder could not be created (or is a link)".into());
-    }
-    match fs::symlink_metadata(dest) {
-        Ok(meta) if meta.is_dir() => Err("a folder is in the way".into()),
-        Ok(_) => fs::remove_file(dest).map_err(|e| format!("cannot replace existing file: {e}")),
-        Err(_) => Ok(()),
-    }
-}
-
-fn system_time(mtime_ns: i64) -> SystemTime {
-    if mtime_ns >= 0 {
-        UNIX_EPOCH + Duration::from_nanos(mtime_ns as u64)
-    } else {
-        UNIX_EPOCH - Duration::from_nanos(mtime_ns.unsigned_abs())
-    }
-}
-
-#[cfg(unix)]
-fn set_file_mode(file: &File, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    // setuid/setgid are not restored: the owner is not restored either.
-    file.set_permissions(fs::Permissions::from_mode(mode & 0o1777))
-}
-
-#[cfg(not(unix))]
-fn set_file_mode(file: &File, mode: u32) -> std::io::Result<()> {
-    let mut perms = file.metadata()?.permissions();
-    perms.set_readonly(mode & 0o222 == 0);
-    file.set_permissions(perms)
-}
-
-fn set_metadata_of_path(path: &Path, mode: u32, mtime_ns: i64) -> std::io::Result<()> {
-    let dir = File::open(path)?;
-    dir.set_modified(system_time(mtime_ns))?;
-    set_file_mode(&dir, mode)
-}
-
-impl Writer<'_> {
-    fn skip(&mut self, path: &Path, reason: String) {
+impl Run<'_> {
+    fn skip(&mut self, rel: &Path, reason: String) {
         self.summary.skipped.push(Skipped {
-            path: path.to_owned(),
+            path: self.target.display_path(rel),
             reason,
         });
     }
 
-    fn apply(&mut self, action: &Action) -> Result<()> {
-        match action {
-            Action::Dir { dest, .. } => {
-                let made = match fs::symlink_metadata(dest) {
-                    Ok(meta) if meta.is_dir() => Ok(()),
-                    Ok(_) => fs::remove_file(dest).and_then(|()| fs::create_dir(dest)),
-                    Err(_) => fs::create_dir(dest),
-                };
-                match made {
-                    Ok(()) if is_real_dir(dest) => self.summary.dirs += 1,
-                    Ok(()) => self.skip(dest, "folder was replaced while restoring".into()),
-                    Err(e) => self.skip(dest, format!("cannot create folder: {e}")),
-                }
-            }
-            Action::Symlink { dest, target } => {
-                if let Err(reason) = clear_for_entry(dest) {
-                    self.skip(dest, reason);
-                } else {
-                    match make_symlink(target, dest) {
-                        Ok(()) => self.summary.symlinks += 1,
-                        Err(e) => self.skip(dest, format!("cannot create link: {e}")),
+    fn warn(&mut self, rel: &Path, reason: String) {
+        self.summary.warnings.push(Skipped {
+            path: self.target.display_path(rel),
+            reason,
+        });
+    }
+
+    /// Creates every file, fetches the blobs pack by pack on worker threads,
+    /// and finishes each file (mode, time) as its last blob lands.
+    fn write_files(&mut self, files: &[FilePlan]) -> Result<()> {
+        let mut remaining: Vec<usize> = files.iter().map(|f| f.node.content.len()).collect();
+        let mut failed: Vec<Option<String>> = vec![None; files.len()];
+        let mut created = vec![false; files.len()];
+        let mut jobs: HashMap<Id, PackJob> = HashMap::new();
+        let mut slots: HashMap<(Id, Id), usize> = HashMap::new();
+
+        for (i, file) in files.iter().enumerate() {
+            let mut offset = 0u64;
+            let mut locations = Vec::with_capacity(file.node.content.len());
+            for id in &file.node.content {
+                match self.repo.blob_location(BlobType::Data, id)? {
+                    Some(loc) => locations.push(loc),
+                    None => {
+                        failed[i] = Some(format!("damaged: no index names data blob {id}"));
+                        break;
                     }
                 }
             }
-            Action::File { dest, node } => {
-                self.state.current_file = Some(dest.clone());
-                (self.progress)(&self.state);
-                let bytes_before = self.state.bytes_done;
-                match self.write_file(dest, node) {
-                    Ok(Ok(())) => {
-                        self.summary.files += 1;
-                        self.summary.bytes += node.size;
+            if failed[i].is_some() {
+                continue;
+            }
+            if let Err(reason) = self.target.create_file(&file.rel) {
+                failed[i] = Some(reason);
+                continue;
+            }
+            created[i] = true;
+            for loc in locations {
+                let job = jobs.entry(loc.pack).or_insert_with(|| PackJob {
+                    pack: loc.pack,
+                    salt: loc.salt,
+                    blobs: Vec::new(),
+                });
+                let slot = *slots.entry((loc.pack, loc.entry.id)).or_insert_with(|| {
+                    job.blobs.push((loc.entry, Vec::new()));
+                    job.blobs.len() - 1
+                });
+                job.blobs[slot].1.push(Use { file: i, offset });
+                offset += loc.entry.raw_length;
+            }
+        }
+        drop(slots);
+        let mut jobs: Vec<PackJob> = jobs.into_values().collect();
+        for job in &mut jobs {
+            job.blobs.sort_by_key(|(e, _)| e.offset);
+        }
+        // Largest packs first keeps the threads evenly busy at the end.
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.blobs.len()));
+
+        for (i, file) in files.iter().enumerate() {
+            if failed[i].is_none() && remaining[i] == 0 {
+                self.finish_file(file);
+            }
+        }
+
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(2, 8)
+            .min(jobs.len().max(1));
+        let next = AtomicUsize::new(0);
+        let abort = AtomicBool::new(false);
+        let (tx, rx) = mpsc::sync_channel::<Event>(1024);
+        let fatal = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let tx = tx.clone();
+                    let (jobs, next, abort) = (&jobs, &next, &abort);
+                    let (repo, target) = (self.repo, self.target);
+                    scope.spawn(move || -> Result<()> {
+                        while !abort.load(Ordering::Relaxed) {
+                            let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                                break;
+                            };
+                            if let Err(e) = fetch_pack(repo, target, files, job, &tx) {
+                                abort.store(true, Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            drop(tx);
+            for event in rx {
+                match event {
+                    Event::Written { file, bytes } => {
+                        self.state.bytes_done += bytes;
+                        remaining[file] -= 1;
+                        if remaining[file] == 0 && failed[file].is_none() {
+                            self.finish_file(&files[file]);
+                        } else {
+                            (self.progress)(&self.state);
+                        }
                     }
-                    Ok(Err(reason)) => {
-                        self.skip(dest, reason);
-                        self.state.bytes_done = bytes_before + node.size;
+                    Event::Failed { file, reason } => {
+                        failed[file].get_or_insert(reason);
                     }
-                    Err(e) => return Err(e.context(format!("restoring {}", dest.display()))),
+                }
+            }
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("restore worker panicked"))
+                .find_map(Result::err)
+        });
+        if let Some(e) = fatal {
+            return Err(e);
+        }
+        for (i, reason) in failed.into_iter().enumerate() {
+            if let Some(reason) = reason {
+                let file = &files[i];
+                if created[i] {
+                    let _ = self.target.remove_file(&file.rel);
                 }
                 self.state.files_done += 1;
+                self.skip(&file.rel, reason);
             }
         }
         Ok(())
     }
 
-    /// `Ok(Err(reason))` skips the file; `Err` stops the restore.
-    fn write_file(&mut self, dest: &Path, node: &Node) -> Result<std::result::Result<(), String>> {
-        if let Err(reason) = clear_for_entry(dest) {
-            return Ok(Err(reason));
+    /// Sets a complete file's mode and time and counts it.
+    fn finish_file(&mut self, file: &FilePlan) {
+        let set = self
+            .target
+            .open_file(&file.rel)
+            .and_then(|f| target::set_metadata(&f, file.node.mode, file.node.mtime_ns));
+        if let Err(e) = set {
+            self.warn(&file.rel, format!("file restored, but not its mode or time: {e}"));
         }
-        // create_new never follows a link at `dest`.
-        let mut file = match OpenOptions::new().write(true).create_new(true).open(dest) {
-            Ok(file) => file,
-            Err(e) => return Ok(Err(format!("cannot create file: {e}"))),
-        };
-        let outcome = (|| {
-            for id in &node.content {
-                let data = match self.repo.load_blob(BlobType::Data, id) {
-                    Ok(data) => data,
-                    Err(e) if !is_fatal(&e) => return Ok(Err(format!("damaged: {e}"))),
-                    Err(e) => return Err(e),
-                };
-                if let Err(e) = file.write_all(&data) {
-                    return Ok(Err(format!("write failed: {e}")));
-                }
-                self.state.bytes_done += data.len() as u64;
-                (self.progress)(&self.state);
-            }
-            // Times and mode are best effort: a file with its contents is
-            // better than no file.
-            let _ = file.set_modified(system_time(node.mtime_ns));
-            let _ = set_file_mode(&file, node.mode);
-            Ok(Ok(()))
-        })();
-        drop(file);
-        if !matches!(outcome, Ok(Ok(()))) {
-            let _ = fs::remove_file(dest);
-        }
-        outcome
+        self.summary.files += 1;
+        self.summary.bytes += file.node.size;
+        self.state.files_done += 1;
+        self.state.current_file = Some(self.target.display_path(&file.rel));
+        (self.progress)(&self.state);
     }
 }
 
-#[cfg(unix)]
-fn make_symlink(target: &str, dest: &Path) -> std::io::Result<()> {
-    std::os::unix::fs::symlink(target, dest)
+/// Groups a pack's wanted blobs into ranges that are each read once.
+fn spans(blobs: &[(PackEntry, Vec<Use>)]) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    let mut start = 0;
+    for i in 1..=blobs.len() {
+        let split = i == blobs.len() || {
+            let first = &blobs[start].0;
+            let prev = &blobs[i - 1].0;
+            let next = &blobs[i].0;
+            next.offset > prev.offset + prev.length + MAX_GAP
+                || next.offset + next.length - first.offset > MAX_SPAN
+        };
+        if split {
+            spans.push(start..i);
+            start = i;
+        }
+    }
+    spans
 }
 
-#[cfg(not(unix))]
-fn make_symlink(_target: &str, _dest: &Path) -> std::io::Result<()> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "symlinks are only restored on Unix",
-    ))
+/// Reads the spans of one pack, authenticates each blob and writes it to
+/// every place it belongs. Damage fails the affected files only.
+fn fetch_pack(
+    repo: &Repository,
+    target: &Target,
+    files: &[FilePlan],
+    job: &PackJob,
+    tx: &mpsc::SyncSender<Event>,
+) -> Result<()> {
+    let send = |event| {
+        // The receiver lives until every worker ends.
+        let _ = tx.send(event);
+    };
+    let fail_all = |uses: &[Use], reason: &str| {
+        for u in uses {
+            send(Event::Failed {
+                file: u.file,
+                reason: reason.to_owned(),
+            });
+        }
+    };
+    for span in spans(&job.blobs) {
+        let blobs = &job.blobs[span];
+        let start = blobs[0].0.offset;
+        let end = blobs.iter().map(|(e, _)| e.offset + e.length).max().unwrap_or(start);
+        let bytes = match repo
+            .backend()
+            .get_range(FileKind::Pack, &job.pack, start, end - start)
+        {
+            Ok(bytes) => Some(bytes),
+            Err(e) if !is_fatal(&e) => None,
+            Err(e) => return Err(e),
+        };
+        for (entry, uses) in blobs {
+            let sealed = match &bytes {
+                Some(bytes) => {
+                    let at = (entry.offset - start) as usize;
+                    Ok(bytes[at..at + entry.length as usize].to_vec())
+                }
+                // The span failed (e.g. a truncated pack): try blob by blob.
+                None => repo
+                    .backend()
+                    .get_range(FileKind::Pack, &job.pack, entry.offset, entry.length),
+            };
+            let plaintext = sealed.and_then(|sealed| {
+                let plain = pack::open_blob(repo.keys(), &job.salt, entry, &sealed)?;
+                if repo.keys().blob_id(&plain) != entry.id {
+                    return Err(Error::integrity("contents do not match the id"));
+                }
+                Ok(plain)
+            });
+            let plaintext = match plaintext {
+                Ok(p) => p,
+                Err(e) if !is_fatal(&e) => {
+                    fail_all(
+                        uses,
+                        &format!("damaged: data blob {} in pack {}: {e}", entry.id, job.pack),
+                    );
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for u in uses {
+                let written = target
+                    .open_file(&files[u.file].rel)
+                    .and_then(|f| write_at(&f, &plaintext, u.offset));
+                send(match written {
+                    Ok(()) => Event::Written {
+                        file: u.file,
+                        bytes: plaintext.len() as u64,
+                    },
+                    Err(e) => Event::Failed {
+                        file: u.file,
+                        reason: format!("write failed: {e}"),
+                    },
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn write_at(file: &File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+}
+
+#[cfg(windows)]
+fn write_at(file: &File, mut bytes: &[u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !bytes.is_empty() {
+        let n = file.seek_write(bytes, offset)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        bytes = &bytes[n..];
+        offset += n as u64;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -481,6 +652,7 @@ mod tests {
     use crate::pack::PackWriter;
     use crate::snapshot::{Snapshot, SnapshotRoot};
     use crate::tree::Tree;
+    use std::fs;
     use std::sync::Arc;
 
     fn file(name: &str, content: Vec<Id>, size: u64) -> Node {
@@ -541,6 +713,7 @@ mod tests {
             }],
             files: 0,
             bytes: 0,
+            repaired_from: None,
         };
         let snap_id = repo.save_snapshot(&snap).unwrap();
 
@@ -598,4 +771,172 @@ mod tests {
             None
         );
     }
+}
+
+#[cfg(test)]
+mod hostile_tests {
+    use super::*;
+
+    use crate::backend::{Backend, MemoryBackend};
+    use crate::crypto::DataKey;
+    use crate::index::IndexPack;
+    use crate::pack::PackWriter;
+    use crate::snapshot::{Snapshot, SnapshotRoot};
+    use crate::tree::Tree;
+    use std::fs;
+    use std::sync::Arc;
+
+    fn node(name: &str, kind: NodeKind) -> Node {
+        Node {
+            name: name.into(),
+            kind,
+            size: 0,
+            mtime_ns: 0,
+            mode: 0o755,
+            content: vec![],
+            subtree: None,
+            target: None,
+        }
+    }
+
+    /// Stores hand-made trees (the last is the root) as a malicious writer
+    /// could, with one data blob "payload". `trees` gets the repository to
+    /// compute blob ids.
+    fn hostile_snapshot(trees: impl FnOnce(&Repository) -> Vec<Tree>) -> (Repository, Id) {
+        let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+        let mut repo = Repository::open(backend, &DataKey::generate()).unwrap();
+        let keys = repo.keys().clone();
+        let mut writer = PackWriter::new(&keys);
+        writer.add(BlobType::Data, &keys.blob_id(b"payload"), b"payload");
+        let mut root = None;
+        for tree in trees(&repo) {
+            let bytes = tree.to_bytes();
+            let id = keys.blob_id(&bytes);
+            writer.add(BlobType::Tree, &id, &bytes);
+            root = Some(id);
+        }
+        let pack = writer.finish();
+        repo.backend().put(FileKind::Pack, &pack.id, &pack.bytes).unwrap();
+        repo.save_index(vec![IndexPack::from(&pack)]).unwrap();
+        let snap = Snapshot {
+            time: 0,
+            device_name: String::new(),
+            device_id: String::new(),
+            roots: vec![SnapshotRoot {
+                path: "/x/Docs".into(),
+                tree: root.unwrap(),
+            }],
+            files: 0,
+            bytes: 0,
+            repaired_from: None,
+        };
+        let id = repo.save_snapshot(&snap).unwrap();
+        (repo, id)
+    }
+
+    fn payload_file(repo: &Repository, name: &str) -> Node {
+        Node {
+            size: 7,
+            mode: 0o644,
+            content: vec![repo.keys().blob_id(b"payload")],
+            ..node(name, NodeKind::File)
+        }
+    }
+
+    /// Absolute, drive and separator names, and a link to outside followed
+    /// by a folder of the same name, all inside one hostile snapshot.
+    #[test]
+    fn hostile_paths_never_leave_the_target() {
+        let work = tempfile::tempdir().unwrap();
+        let outside = work.path().join("etc");
+        fs::create_dir(&outside).unwrap();
+        let names = [
+            outside.join("abs").to_str().unwrap().to_owned(),
+            "/etc/passwd".into(),
+            "C:".into(),
+            "c:evil".into(),
+            "..".into(),
+            "a/../../x".into(),
+            "..\\..\\x".into(),
+            "nul\0".into(),
+        ];
+        let (repo, snap) = hostile_snapshot(|repo| {
+            let inner = Tree {
+                nodes: vec![payload_file(repo, "passwd")],
+            };
+            let mut nodes: Vec<Node> = names.iter().map(|n| payload_file(repo, n)).collect();
+            nodes.push(Node {
+                target: Some(outside.to_str().unwrap().into()),
+                ..node("evil", NodeKind::Symlink)
+            });
+            nodes.push(Node {
+                subtree: Some(repo.keys().blob_id(&inner.to_bytes())),
+                ..node("evil", NodeKind::Dir)
+            });
+            nodes.push(payload_file(repo, "ok.txt"));
+            vec![inner, Tree { nodes }]
+        });
+
+        let target = work.path().join("target");
+        let summary = restore(
+            &repo,
+            &snap,
+            &RestoreOptions {
+                target: target.clone(),
+                include: vec![],
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "nothing written outside");
+        assert_eq!(fs::read_dir(work.path()).unwrap().count(), 2);
+        assert_eq!(fs::read(target.join("Docs/ok.txt")).unwrap(), b"payload");
+        // The link was restored (as a link); the same-named folder skipped.
+        assert!(fs::symlink_metadata(target.join("Docs/evil")).unwrap().file_type().is_symlink());
+        let mut listed: Vec<_> = fs::read_dir(target.join("Docs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        listed.sort();
+        assert_eq!(listed, ["evil", "ok.txt"]);
+        assert_eq!(summary.skipped.len(), names.len() + 1, "{:?}", summary.skipped);
+        assert!(summary
+            .skipped
+            .iter()
+            .any(|s| s.reason.contains("absolute or drive")));
+    }
+
+    /// A link planted below the target after its folders were made (a race
+    /// with another process) makes the write fail instead of escaping.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_during_restore_is_not_followed() {
+        let work = tempfile::tempdir().unwrap();
+        let outside = work.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        let target = Target::open(&work.path().join("t")).unwrap();
+        target.make_dir(Path::new("a")).unwrap();
+        target.make_dir(Path::new("a/b")).unwrap();
+        fs::remove_dir(work.path().join("t/a/b")).unwrap();
+        std::os::unix::fs::symlink(&outside, work.path().join("t/a/b")).unwrap();
+
+        let err = target.create_file(Path::new("a/b/x")).unwrap_err();
+        assert!(err.contains("link"), "{err}");
+        assert!(target.open_file(Path::new("a/b/x")).is_err());
+        assert!(target.make_dir(Path::new("a/b/c")).is_err());
+        assert!(target.symlink(Path::new("a/b/l"), "/", 0).is_err());
+        assert!(target.set_dir_metadata(Path::new("a/b"), 0o777, 0).is_err());
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+        assert_eq!(
+            fs::metadata(&outside).unwrap().permissions().mode() & 0o777,
+            fs::metadata(work.path()).unwrap().permissions().mode() & 0o777
+        );
+        // Replacing the link with a folder is allowed (the link itself goes).
+        target.make_dir(Path::new("a/b")).unwrap();
+        target.create_file(Path::new("a/b/x")).unwrap();
+        assert!(work.path().join("t/a/b/x").is_file());
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    }
+    #[cfg(unix)]
+    use std::os::unix::fs::PermissionsExt;
 }

@@ -21,6 +21,10 @@ pub struct Snapshot {
     pub files: u64,
     /// Total size of those files.
     pub bytes: u64,
+    /// Set on a snapshot written by `repair`: the damaged snapshot it
+    /// replaces (which `repair` then removes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repaired_from: Option<Id>,
 }
 
 /// One backed-up folder.
@@ -67,6 +71,7 @@ mod tests {
             }],
             files: 3,
             bytes: 42,
+            repaired_from: None,
         };
         let bytes = snap.encrypt(&keys);
         assert!(!bytes.windows(6).any(|w| w == b"laptop"));

@@ -75,6 +75,8 @@ pub fn validate_name(name: &str) -> Result<()> {
         Some("name contains a path separator")
     } else if name.contains('\0') {
         Some("name contains NUL")
+    } else if is_drive_or_absolute(name) {
+        Some("name is an absolute or drive path")
     } else {
         None
     };
@@ -85,6 +87,20 @@ pub fn validate_name(name: &str) -> Result<()> {
         )),
         None => Ok(()),
     }
+}
+
+/// `C:`, `c:x` (a drive-relative path on Windows) or anything the platform
+/// reads as more than one plain component. On Windows `:` is refused
+/// altogether (it names alternate data streams).
+fn is_drive_or_absolute(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let drive = bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
+    let mut components = std::path::Path::new(name).components();
+    let plain = matches!(
+        (components.next(), components.next()),
+        (Some(std::path::Component::Normal(c)), None) if c == name
+    );
+    drive || !plain || (cfg!(windows) && name.contains(':'))
 }
 
 #[cfg(test)]
@@ -122,7 +138,7 @@ mod tests {
 
     #[test]
     fn unsafe_names_are_refused() {
-        for bad in ["", ".", "..", "a/b", "/", "a\\b", "a\0b"] {
+        for bad in ["", ".", "..", "a/b", "/", "/etc", "a\\b", "a\0b", "C:", "c:x", "Z:\\x"] {
             assert_eq!(
                 validate_name(bad).unwrap_err().kind(),
                 ErrorKind::InvalidInput,
@@ -131,6 +147,10 @@ mod tests {
         }
         for good in ["a", "...", ".hidden", "名前", "a b"] {
             validate_name(good).unwrap();
+        }
+        if cfg!(unix) {
+            validate_name("notes: draft").unwrap();
+            validate_name("1:2").unwrap();
         }
     }
 }

@@ -112,10 +112,11 @@ fn identical_content_is_uploaded_once() {
     )
     .unwrap();
     assert_eq!(triple.bytes_read, 3 * 50_000);
-    // Only the trees differ; the data went up once.
+    // Only the trees differ (two more listings of ~50 chunk ids); the data
+    // went up once — a second copy would add another 50 kB.
     assert!(single.bytes_uploaded > 50_000);
     assert!(
-        triple.bytes_uploaded < single.bytes_uploaded + 2_000,
+        triple.bytes_uploaded < single.bytes_uploaded + 10_000,
         "{} vs {}",
         triple.bytes_uploaded,
         single.bytes_uploaded
@@ -297,9 +298,15 @@ fn snapshot_is_stored_last_and_names_only_indexed_blobs() {
     let log = backend.log.lock().unwrap().clone();
     let packs = summary.packs_uploaded as usize;
     assert!(packs >= 3);
-    assert_eq!(log.len(), packs + 2);
-    assert!(log[..packs].iter().all(|k| *k == FileKind::Pack));
-    assert_eq!(&log[packs..], [FileKind::Index, FileKind::Snapshot]);
+    let indexes = summary.indexes_uploaded as usize;
+    // Intermediate indexes depend on upload timing here (few packs); the
+    // resume tests check them on more data.
+    assert!(indexes >= 1);
+    assert_eq!(log.len(), packs + indexes + 1);
+    assert_eq!(log.iter().filter(|k| **k == FileKind::Pack).count(), packs);
+    // The snapshot comes last, an index right before it, and a pack first.
+    assert_eq!(log[0], FileKind::Pack);
+    assert_eq!(&log[log.len() - 2..], [FileKind::Index, FileKind::Snapshot]);
 
     let reopened = Repository::open(backend.clone(), &key).unwrap();
     for pack in backend.list(FileKind::Pack).unwrap() {

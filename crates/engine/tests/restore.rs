@@ -241,3 +241,151 @@ fn unknown_snapshot_is_not_found() {
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
+
+/// `evil → outside` restored by one snapshot, then `evil/passwd` by another
+/// into the same target: the second replaces the link with a real folder
+/// and never writes through it.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_parent_is_never_followed() {
+    let work = tempfile::tempdir().unwrap();
+    let outside = work.path().join("etc");
+    fs::create_dir(&outside).unwrap();
+    fs::write(outside.join("passwd"), b"root:x:0:0").unwrap();
+
+    let first = work.path().join("one/Docs");
+    fs::create_dir_all(&first).unwrap();
+    std::os::unix::fs::symlink(&outside, first.join("evil")).unwrap();
+    let second = work.path().join("two/Docs");
+    fs::create_dir_all(second.join("evil")).unwrap();
+    fs::write(second.join("evil/passwd"), b"pwned").unwrap();
+
+    let backend = Arc::new(MemoryBackend::new());
+    let mut repo = Repository::open(backend, &DataKey::generate()).unwrap();
+    let a = backup(&mut repo, &small_options(vec![first]), &NoCache, &mut |_| {}).unwrap();
+    let b = backup(&mut repo, &small_options(vec![second]), &NoCache, &mut |_| {}).unwrap();
+
+    let target = work.path().join("t");
+    restore(&repo, &a.snapshot_id, &opts(&target, &[]), &mut |_| {}).unwrap();
+    assert_eq!(fs::read_link(target.join("Docs/evil")).unwrap(), outside);
+    let summary = restore(&repo, &b.snapshot_id, &opts(&target, &[]), &mut |_| {}).unwrap();
+    assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+    assert_eq!(fs::read(outside.join("passwd")).unwrap(), b"root:x:0:0");
+    assert!(fs::symlink_metadata(target.join("Docs/evil")).unwrap().is_dir());
+    assert_eq!(fs::read(target.join("Docs/evil/passwd")).unwrap(), b"pwned");
+
+    // And back: the link replaces nothing outside, only the folder entry
+    // in the way is refused (its contents are not deleted).
+    let summary = restore(&repo, &a.snapshot_id, &opts(&target, &[]), &mut |_| {}).unwrap();
+    assert_eq!(summary.skipped.len(), 1, "{:?}", summary.skipped);
+    assert!(summary.skipped[0].reason.contains("folder is in the way"));
+    assert_eq!(fs::read(outside.join("passwd")).unwrap(), b"root:x:0:0");
+}
+
+#[cfg(unix)]
+#[test]
+fn existing_links_at_link_and_file_paths_are_replaced() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("Docs");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f.txt"), b"new").unwrap();
+    std::os::unix::fs::symlink("f.txt", src.join("link")).unwrap();
+    let backend = Arc::new(MemoryBackend::new());
+    let mut repo = Repository::open(backend, &DataKey::generate()).unwrap();
+    let snap = backup(&mut repo, &small_options(vec![src]), &NoCache, &mut |_| {})
+        .unwrap()
+        .snapshot_id;
+
+    let outside = work.path().join("outside.txt");
+    fs::write(&outside, b"keep").unwrap();
+    let target = work.path().join("t");
+    fs::create_dir_all(target.join("Docs")).unwrap();
+    std::os::unix::fs::symlink(&outside, target.join("Docs/link")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/dangling", target.join("Docs/f.txt")).unwrap();
+    let summary = restore(&repo, &snap, &opts(&target, &[]), &mut |_| {}).unwrap();
+    assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+    assert_eq!(fs::read(&outside).unwrap(), b"keep");
+    assert_eq!(fs::read_link(target.join("Docs/link")).unwrap(), PathBuf::from("f.txt"));
+    assert_eq!(fs::read(target.join("Docs/f.txt")).unwrap(), b"new");
+    assert!(!Path::new("/nonexistent/dangling").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn modes_and_times_are_restored() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::time::{Duration, UNIX_EPOCH};
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("Docs");
+    fs::create_dir_all(src.join("private")).unwrap();
+    fs::write(src.join("script.sh"), b"#!/bin/sh\n").unwrap();
+    fs::write(src.join("private/notes.txt"), b"notes").unwrap();
+    std::os::unix::fs::symlink("private/notes.txt", src.join("ln")).unwrap();
+    set_mode(&src.join("script.sh"), 0o750);
+    set_mode(&src.join("private/notes.txt"), 0o600);
+    let when = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(123_456_789);
+    let times = [
+        ("script.sh", when(1_500_000_000)),
+        ("private/notes.txt", when(1_400_000_000)),
+        ("private", when(1_300_000_000)),
+    ];
+    for (p, t) in times {
+        fs::File::open(src.join(p)).unwrap().set_modified(t).unwrap();
+    }
+    set_mode(&src.join("private"), 0o700);
+
+    let backend = Arc::new(MemoryBackend::new());
+    let mut repo = Repository::open(backend, &DataKey::generate()).unwrap();
+    let snap = backup(&mut repo, &small_options(vec![src.clone()]), &NoCache, &mut |_| {})
+        .unwrap()
+        .snapshot_id;
+    let target = work.path().join("t");
+    let summary = restore(&repo, &snap, &opts(&target, &[]), &mut |_| {}).unwrap();
+    assert!(summary.skipped.is_empty() && summary.warnings.is_empty(), "{summary:?}");
+    for (p, t) in times {
+        let meta = fs::symlink_metadata(target.join("Docs").join(p)).unwrap();
+        assert_eq!(meta.modified().unwrap(), t, "{p}");
+    }
+    let mode = |p: &str| fs::symlink_metadata(target.join("Docs").join(p)).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode("script.sh"), 0o750);
+    assert_eq!(mode("private/notes.txt"), 0o600);
+    assert_eq!(mode("private"), 0o700);
+    // The link's own time, not its target's.
+    let link_src = fs::symlink_metadata(src.join("ln")).unwrap();
+    let link_dst = fs::symlink_metadata(target.join("Docs/ln")).unwrap();
+    assert_eq!(link_dst.mtime(), link_src.mtime());
+}
+
+/// An entry that cannot be written is reported and the rest restores.
+#[test]
+fn unwritable_entries_are_skipped_and_the_rest_restores() {
+    let work = tempfile::tempdir().unwrap();
+    let src = docs(&work.path().join("src"));
+    let (_, repo, snap) = backed_up(vec![src], 16 * 1024);
+    let target = work.path().join("t");
+    // A non-empty folder where a file goes: it is neither deleted nor written.
+    fs::create_dir_all(target.join("Docs/top.txt/inner")).unwrap();
+    fs::write(target.join("Docs/top.txt/inner/keep"), b"keep").unwrap();
+    let summary = restore(&repo, &snap, &opts(&target, &[]), &mut |_| {}).unwrap();
+    assert_eq!(summary.files, 2);
+    assert_eq!(summary.skipped.len(), 1, "{:?}", summary.skipped);
+    assert_eq!(summary.skipped[0].path, target.join("Docs/top.txt"));
+    assert!(summary.skipped[0].reason.contains("folder is in the way"));
+    assert_eq!(fs::read(target.join("Docs/top.txt/inner/keep")).unwrap(), b"keep");
+    assert_eq!(fs::read(target.join("Docs/a/deeper/c.txt")).unwrap(), b"c");
+
+    // Permission-denied case; meaningless as root (root writes anyway).
+    #[cfg(unix)]
+    {
+        let locked = work.path().join("locked");
+        fs::create_dir_all(locked.join("Docs/a")).unwrap();
+        set_mode(&locked.join("Docs/a"), 0o555);
+        let root_bypasses = fs::write(locked.join("Docs/a/probe"), b"").is_ok();
+        if !root_bypasses {
+            let summary = restore(&repo, &snap, &opts(&locked, &[]), &mut |_| {}).unwrap();
+            assert!(summary.skipped.iter().any(|s| s.path.ends_with("a/b.txt")));
+            assert_eq!(fs::read(locked.join("Docs/top.txt")).unwrap(), b"top");
+        }
+        set_mode(&locked.join("Docs/a"), 0o755);
+    }
+}

@@ -4,10 +4,11 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use rand::RngCore;
 use serde_json::{json, Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 use crate::auth::Authenticated;
@@ -15,6 +16,7 @@ use crate::db::{AccountRecord, ProfileChange};
 use crate::error::AppError;
 use crate::input::{email, json_object, required_str};
 use crate::keys::{parse_key_material, KeyMaterial};
+use crate::openapi::schemas as api;
 use crate::{password, verification, AppState};
 
 const MIN_PASSWORD_CHARS: usize = 10;
@@ -27,16 +29,16 @@ pub const ADDRESS_FIELDS: [&str; 6] =
     ["line1", "line2", "city", "region", "postal_code", "country"];
 
 /// Routes anyone may call.
-pub fn public_routes() -> Router<AppState> {
-    Router::new().route("/v1/accounts", post(sign_up))
+pub fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(sign_up))
 }
 
 /// Routes for a signed-in account.
-pub fn account_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/account", get(get_account).patch(patch_account))
-        .route("/v1/account/password", post(change_password))
-        .route("/v1/account/verify-email/resend", post(resend_verification))
+pub fn account_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_account, patch_account))
+        .routes(routes!(change_password))
+        .routes(routes!(resend_verification))
 }
 
 /// Random 128-bit id as 32 lowercase hex characters.
@@ -150,6 +152,14 @@ fn address(obj: &Map<String, Value>) -> Result<Option<Option<String>>, AppError>
     ))
 }
 
+/// Sign up.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts",
+    tag = "accounts",
+    request_body = api::SignUpRequest,
+    responses((status = 201, description = "Created; a verification mail is sent", body = api::AccountCreated), (status = 400, description = "invalid_input or age_not_confirmed", body = api::ErrorBody), (status = 409, description = "email_taken", body = api::ErrorBody))
+)]
 async fn sign_up(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
@@ -267,6 +277,13 @@ pub async fn signed_in_account(
     }
 }
 
+/// The account view.
+#[utoipa::path(
+    get,
+    path = "/v1/account",
+    tag = "accounts",
+    responses((status = 200, description = "The account", body = api::AccountView))
+)]
 async fn get_account(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -275,6 +292,14 @@ async fn get_account(
     Ok(Json(account_view(&state, &account).await?))
 }
 
+/// Change names, address or email (a new email waits for verification).
+#[utoipa::path(
+    patch,
+    path = "/v1/account",
+    tag = "accounts",
+    request_body = api::ProfileChangeRequest,
+    responses((status = 200, description = "The account", body = api::AccountView), (status = 400, description = "invalid_input", body = api::ErrorBody), (status = 409, description = "email_taken", body = api::ErrorBody))
+)]
 async fn patch_account(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -334,6 +359,14 @@ async fn patch_account(
     Ok(Json(account_view(&state, &account).await?))
 }
 
+/// Change the password; ends every other session.
+#[utoipa::path(
+    post,
+    path = "/v1/account/password",
+    tag = "accounts",
+    request_body = api::PasswordChangeRequest,
+    responses((status = 204, description = "Changed"), (status = 403, description = "wrong_password", body = api::ErrorBody))
+)]
 async fn change_password(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -360,6 +393,13 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Mail a new verification link.
+#[utoipa::path(
+    post,
+    path = "/v1/account/verify-email/resend",
+    tag = "accounts",
+    responses((status = 202, description = "A link was mailed"), (status = 204, description = "Nothing to verify"))
+)]
 async fn resend_verification(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -112,6 +112,16 @@ const MIGRATIONS: &[M<'static>] = &[
         published_at INTEGER NOT NULL
     ) STRICT;",
     ),
+    // Operational alerts sent and not yet cleared: one row per account and
+    // condition, so an alert is mailed once until its condition clears.
+    M::up(
+        "CREATE TABLE alerts_sent (
+        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        alert      TEXT NOT NULL,
+        sent_at    INTEGER NOT NULL,
+        PRIMARY KEY (account_id, alert)
+    ) STRICT;",
+    ),
 ];
 
 /// Handle to the metadata database; cheap to clone.
@@ -258,6 +268,22 @@ pub struct PolicyRecord {
     pub version: String,
     pub text: String,
     pub published_at: i64,
+}
+
+/// What the operational-alerts job needs to know about one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSubject {
+    pub account_id: String,
+    pub email: String,
+    /// When the newest snapshot was stored, if there is one.
+    pub last_snapshot_at: Option<i64>,
+    pub created_at: i64,
+    pub used_bytes: u64,
+    pub quota_bytes: u64,
+    /// The `operational_alerts` preference (on unless turned off).
+    pub alerts_enabled: bool,
+    /// The alerts mailed whose condition has not cleared since.
+    pub alerts_sent: Vec<String>,
 }
 
 /// Who a mailing goes to.
@@ -1185,6 +1211,84 @@ impl Db {
         .await
     }
 
+    // ----- operational alerts -----
+
+    /// Every account not scheduled for deletion, with its last backup,
+    /// storage use, alert preference and the alerts already sent.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn alert_subjects(&self) -> anyhow::Result<Vec<AlertSubject>> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT a.id, a.email, a.quota_bytes,
+                     (SELECT MAX(o.created_at) FROM objects o
+                      WHERE o.account_id = a.id AND o.kind = 'snapshots'),
+                     (SELECT COALESCE(SUM(o.size), 0) FROM objects o WHERE o.account_id = a.id),
+                     COALESCE((SELECT p.enabled FROM preferences p
+                               WHERE p.account_id = a.id AND p.category = 'operational_alerts'), 1),
+                     (SELECT GROUP_CONCAT(s.alert, ',') FROM alerts_sent s
+                      WHERE s.account_id = a.id),
+                     a.created_at
+                 FROM accounts a WHERE a.purge_at IS NULL ORDER BY a.created_at, a.rowid",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let sent: Option<String> = r.get(6)?;
+                Ok(AlertSubject {
+                    account_id: r.get(0)?,
+                    email: r.get(1)?,
+                    quota_bytes: to_u64(r.get(2)?),
+                    last_snapshot_at: r.get(3)?,
+                    created_at: r.get(7)?,
+                    used_bytes: to_u64(r.get(4)?),
+                    alerts_enabled: r.get(5)?,
+                    alerts_sent: sent
+                        .map(|s| s.split(',').map(str::to_owned).collect())
+                        .unwrap_or_default(),
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Records that `alert` was mailed to the account.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn mark_alert_sent(
+        &self,
+        account_id: String,
+        alert: &'static str,
+        at: i64,
+    ) -> anyhow::Result<()> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO alerts_sent (account_id, alert, sent_at)
+                 VALUES (?1, ?2, ?3)",
+                params![account_id, alert, at],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// Forgets that `alert` was mailed (its condition cleared), so it is
+    /// mailed again if the condition returns.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn clear_alert(&self, account_id: String, alert: &'static str) -> anyhow::Result<()> {
+        self.call(move |conn| {
+            conn.execute(
+                "DELETE FROM alerts_sent WHERE account_id = ?1 AND alert = ?2",
+                params![account_id, alert],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
     // ----- objects -----
 
     /// Bytes stored by an account, summed over its objects.
@@ -1323,6 +1427,34 @@ impl Db {
                 params![account_id, kind, id],
             )
             .map(|n| n == 1)
+        })
+        .await
+    }
+
+    /// Whether the database answers a trivial query (readiness).
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.call(|conn| {
+            conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(drop)
+        })
+        .await
+    }
+
+    /// How many sessions have not ended (the metrics gauge).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn active_session_count(&self) -> anyhow::Result<u64> {
+        self.call(|conn| {
+            conn.query_row(
+                "SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(to_u64)
         })
         .await
     }

@@ -7,13 +7,16 @@
 //! `account purged account_id=… objects=N bytes=M`, so operators can show
 //! that it happened.
 
+use std::net::SocketAddr;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, post};
-use axum::{Json, Router};
+use axum::{Extension, Json};
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 use crate::accounts::{account_view, check_password, signed_in_account};
@@ -22,16 +25,18 @@ use crate::calendar::{purge_time_ms, utc_day};
 use crate::error::AppError;
 use crate::input::{email, json_object, optional_bool, required_str};
 use crate::mail::Mail;
+use crate::openapi::schemas as api;
+use crate::throttle::AttemptKeys;
 use crate::{password, AppState};
 
 /// Routes anyone may call.
-pub fn public_routes() -> Router<AppState> {
-    Router::new().route("/v1/account/restore-deletion", post(restore))
+pub fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(restore))
 }
 
 /// Routes for a signed-in account.
-pub fn account_routes() -> Router<AppState> {
-    Router::new().route("/v1/account", delete(delete_account))
+pub fn account_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(delete_account))
 }
 
 /// What a purge removed.
@@ -79,6 +84,14 @@ pub async fn purge_account(state: &AppState, account_id: &str) -> anyhow::Result
     Ok(Some(purged))
 }
 
+/// Delete the account: after the grace period, or now.
+#[utoipa::path(
+    delete,
+    path = "/v1/account",
+    tag = "privacy",
+    request_body = api::DeleteAccountRequest,
+    responses((status = 200, description = "Purged now", body = api::DeletionResponse), (status = 202, description = "Scheduled", body = api::DeletionResponse), (status = 403, description = "wrong_password", body = api::ErrorBody))
+)]
 async fn delete_account(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -149,13 +162,29 @@ async fn delete_account(
     ))
 }
 
+/// Cancel a scheduled deletion.
+#[utoipa::path(
+    post,
+    path = "/v1/account/restore-deletion",
+    tag = "privacy",
+    request_body = api::CredentialsRequest,
+    responses((status = 200, description = "The account, deletion cancelled", body = api::AccountView), (status = 401, description = "invalid_credentials", body = api::ErrorBody), (status = 429, description = "too_many_attempts", body = api::ErrorBody))
+)]
 async fn restore(
     State(state): State<AppState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, AppError> {
+    let ip = client.map(|Extension(ConnectInfo(addr))| addr.ip().to_string());
     let obj = json_object(body)?;
     let email = email(&obj)?;
     let password = Zeroizing::new(required_str(&obj, "password")?.to_owned());
+    // The same password guessing as sign-in, counted with it.
+    let attempt = AttemptKeys::new(&email, ip.as_deref());
+    state
+        .sign_in_throttle
+        .check(&attempt, state.now())
+        .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
     let account = state.db.account_by_email(email).await?;
     let phc = account
         .as_ref()
@@ -166,8 +195,12 @@ async fn restore(
         .map_err(anyhow::Error::from)?;
     let account = match account {
         Some(account) if matches => account,
-        _ => return Err(AppError::InvalidCredentials),
+        _ => {
+            state.sign_in_throttle.record_failure(&attempt, state.now());
+            return Err(AppError::InvalidCredentials);
+        }
     };
+    state.sign_in_throttle.record_success(&attempt);
     if account.purge_at.is_some() {
         state.db.cancel_deletion(account.id.clone()).await?;
         tracing::info!(account_id = account.id, "account deletion cancelled");

@@ -69,6 +69,10 @@ pub enum AppError {
     /// A `Range` header that cannot be satisfied.
     #[error("the requested range cannot be satisfied")]
     InvalidRange,
+    /// Too many wrong passwords or codes for this email or from this
+    /// address lately; try again after `retry_after` seconds.
+    #[error("too many failed sign-in attempts; try again in {retry_after} seconds")]
+    TooManyAttempts { retry_after: u64 },
     /// Anything else; the detail is logged, the caller sees a generic message.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -101,6 +105,9 @@ impl AppError {
             AppError::QuotaExceeded => (StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded"),
             AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AppError::InvalidRange => (StatusCode::RANGE_NOT_SATISFIABLE, "invalid_range"),
+            AppError::TooManyAttempts { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+            }
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -122,7 +129,15 @@ impl IntoResponse for AppError {
         if let AppError::AccountDeleted { purge_at } = &self {
             body["error"]["purge_at"] = json!(purge_at);
         }
+        if let AppError::TooManyAttempts { retry_after } = &self {
+            body["error"]["retry_after"] = json!(retry_after);
+        }
         let mut response = (status, Json(body)).into_response();
+        if let AppError::TooManyAttempts { retry_after } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

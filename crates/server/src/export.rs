@@ -8,22 +8,30 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::{account_view, signed_in_account};
 use crate::auth::Authenticated;
 use crate::error::AppError;
+use crate::openapi::schemas as api;
 use crate::preferences::preferences_view;
 use crate::sessions::session_view;
 use crate::AppState;
 
 /// Routes for a signed-in account.
-pub fn export_routes() -> Router<AppState> {
-    Router::new().route("/v1/account/export", get(export))
+pub fn export_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(export))
 }
 
+/// Everything the service holds about the person, as a download.
+#[utoipa::path(
+    get,
+    path = "/v1/account/export",
+    tag = "privacy",
+    responses((status = 200, description = "The export (attachment)", body = api::AccountExport))
+)]
 async fn export(State(state): State<AppState>, auth: Authenticated) -> Result<Response, AppError> {
     let account = signed_in_account(&state, &auth).await?;
     let now = state.now();

@@ -4,13 +4,17 @@
 //!   `--session-retention-days` ago are deleted;
 //! - account purge: accounts whose deletion grace period is over are purged
 //!   (see [`crate::deletion`]);
-//! - expired mailed links are forgotten.
+//! - expired mailed links are forgotten;
+//! - operational alerts are mailed (see [`crate::alerts`]).
 //!
 //! Each job reads the time from the state's clock, so tests run them at any
-//! date by calling [`run_due`].
+//! date by calling [`run_due`]. Each run is counted in the metrics by job and
+//! outcome; a failing job does not keep the others from running.
 
+use std::future::Future;
 use std::time::Duration;
 
+use crate::alerts::send_due_alerts;
 use crate::deletion::purge_account;
 use crate::AppState;
 
@@ -20,23 +24,34 @@ pub struct JobReport {
     pub sessions_deleted: u64,
     pub accounts_purged: u64,
     pub email_tokens_deleted: u64,
+    /// Operational alerts mailed.
+    pub alerts_sent: u64,
 }
 
-/// Runs every job once, at the clock's current time.
-///
-/// # Errors
-/// The first database or storage failure; jobs are idempotent, so the next
-/// run picks up where this one stopped.
-pub async fn run_due(state: &AppState) -> anyhow::Result<JobReport> {
-    let now = state.now();
-    let mut report = JobReport {
-        sessions_deleted: state
-            .db
-            .delete_sessions_ended_before(now - state.settings.session_retention_ms)
-            .await?,
-        ..JobReport::default()
-    };
-    for account_id in state.db.accounts_due_for_purge(now).await? {
+/// Runs one job, counting and logging its outcome; keeps the first error.
+async fn run_job<T>(
+    state: &AppState,
+    job: &'static str,
+    first_error: &mut Option<anyhow::Error>,
+    work: impl Future<Output = anyhow::Result<T>>,
+) -> Option<T> {
+    match work.await {
+        Ok(done) => {
+            state.metrics.job_run(job, true);
+            Some(done)
+        }
+        Err(e) => {
+            state.metrics.job_run(job, false);
+            tracing::error!(job, error = format!("{e:#}"), "background job failed");
+            first_error.get_or_insert(e.context(format!("job {job}")));
+            None
+        }
+    }
+}
+
+async fn purge_due_accounts(state: &AppState) -> anyhow::Result<u64> {
+    let mut purged = 0;
+    for account_id in state.db.accounts_due_for_purge(state.now()).await? {
         // Re-read: the person may have cancelled since the list was made.
         let still_due = state
             .db
@@ -45,17 +60,69 @@ pub async fn run_due(state: &AppState) -> anyhow::Result<JobReport> {
             .and_then(|a| a.purge_at)
             .is_some_and(|at| at <= state.now());
         if still_due && purge_account(state, &account_id).await?.is_some() {
-            report.accounts_purged += 1;
+            purged += 1;
         }
     }
-    report.email_tokens_deleted = state.db.delete_expired_email_tokens(now).await?;
+    Ok(purged)
+}
+
+/// Runs every job once, at the clock's current time.
+///
+/// # Errors
+/// The first database or storage failure (after the other jobs ran); jobs
+/// are idempotent, so the next run picks up where this one stopped.
+pub async fn run_due(state: &AppState) -> anyhow::Result<JobReport> {
+    let now = state.now();
+    let mut error = None;
+    let mut report = JobReport::default();
+    let retention_cutoff = now - state.settings.session_retention_ms;
+    if let Some(deleted) = run_job(state, "session_retention", &mut error, async {
+        state
+            .db
+            .delete_sessions_ended_before(retention_cutoff)
+            .await
+    })
+    .await
+    {
+        report.sessions_deleted = deleted;
+    }
+    if let Some(purged) = run_job(
+        state,
+        "account_purge",
+        &mut error,
+        purge_due_accounts(state),
+    )
+    .await
+    {
+        report.accounts_purged = purged;
+    }
+    if let Some(deleted) = run_job(state, "expired_links", &mut error, async {
+        state.db.delete_expired_email_tokens(now).await
+    })
+    .await
+    {
+        report.email_tokens_deleted = deleted;
+    }
+    if let Some(alerts) = run_job(
+        state,
+        "operational_alerts",
+        &mut error,
+        send_due_alerts(state),
+    )
+    .await
+    {
+        report.alerts_sent = alerts.sent;
+    }
     if report.sessions_deleted > 0 {
         tracing::info!(
             sessions_deleted = report.sessions_deleted,
             "deleted session records past retention"
         );
     }
-    Ok(report)
+    match error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
 }
 
 /// Runs the jobs now and then every `interval`, until the task is aborted.
@@ -64,8 +131,7 @@ pub async fn run_periodically(state: AppState, interval: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(e) = run_due(&state).await {
-            tracing::error!(error = format!("{e:#}"), "background jobs failed");
-        }
+        // Each failing job was logged by `run_due`; the next tick retries.
+        let _ = run_due(&state).await;
     }
 }

@@ -10,24 +10,26 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use base64::Engine;
 use serde_json::{json, Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 use crate::accounts::{check_password, signed_in_account};
 use crate::auth::Authenticated;
 use crate::error::AppError;
 use crate::input::{json_object, required_str};
+use crate::openapi::schemas as api;
 use crate::AppState;
 
 /// The largest the wrapped keys may be, as JSON text.
 pub const MAX_WRAPPED_KEYS_BYTES: usize = 16 * 1024;
 
 /// Routes for a signed-in account.
-pub fn key_routes() -> Router<AppState> {
-    Router::new().route("/v1/account/key", get(get_key).put(put_key))
+pub fn key_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_key, put_key))
 }
 
 /// Key material as a request gives it.
@@ -136,6 +138,13 @@ pub fn parse_key_material(obj: &Map<String, Value>) -> Result<KeyMaterial, AppEr
     }
 }
 
+/// The key material: the escrowed data key or the private wraps.
+#[utoipa::path(
+    get,
+    path = "/v1/account/key",
+    tag = "accounts",
+    responses((status = 200, description = "Key material", body = api::KeyView), (status = 404, description = "not_found", body = api::ErrorBody))
+)]
 async fn get_key(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -167,6 +176,14 @@ async fn get_key(
     }
 }
 
+/// Replace the key material in one step.
+#[utoipa::path(
+    put,
+    path = "/v1/account/key",
+    tag = "accounts",
+    request_body = api::KeyChangeRequest,
+    responses((status = 200, description = "Replaced", body = api::KeyChanged), (status = 403, description = "wrong_password", body = api::ErrorBody))
+)]
 async fn put_key(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -8,6 +8,7 @@
 //! described in `docs/operations.md`.
 
 pub mod accounts;
+pub mod alerts;
 pub mod auth;
 pub mod calendar;
 pub mod clock;
@@ -20,7 +21,10 @@ mod input;
 pub mod jobs;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
+pub mod monitoring;
 pub mod object_store;
+pub mod openapi;
 pub mod operator;
 mod pages;
 pub mod password;
@@ -28,6 +32,7 @@ pub mod policy;
 pub mod preferences;
 pub mod repo;
 pub mod sessions;
+pub mod throttle;
 pub mod totp;
 pub mod verification;
 
@@ -37,11 +42,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use axum::routing::get;
-use axum::{middleware, Json, Router};
-use serde_json::{json, Value};
+use axum::{middleware, Router};
 use tokio::sync::{oneshot, Mutex};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 use zeroize::Zeroizing;
 
 pub use crate::calendar::Holidays;
@@ -93,8 +97,15 @@ pub struct Config {
     pub deletion_grace_business_days: u32,
     /// Days that are not business days besides weekends.
     pub holidays: Holidays,
-    /// How often the background jobs (retention, purge) run; 0 never.
+    /// How often the background jobs (retention, purge, alerts) run; 0 never.
     pub job_interval_secs: u64,
+    /// Days without a backup before the "no backup" alert; 0 never.
+    pub alert_no_backup_days: u64,
+    /// Wrong sign-in attempts allowed per email in 15 minutes; 0 no limit.
+    pub sign_in_max_failures_per_email: u32,
+    /// Wrong sign-in attempts allowed per IP address in 15 minutes; 0 no
+    /// limit.
+    pub sign_in_max_failures_per_ip: u32,
     /// Where time comes from (tests pass a [`ManualClock`]).
     pub clock: Arc<dyn Clock>,
 }
@@ -115,6 +126,9 @@ impl Config {
             deletion_grace_business_days: DEFAULT_DELETION_GRACE_BUSINESS_DAYS,
             holidays: Holidays::none(),
             job_interval_secs: DEFAULT_JOB_INTERVAL_SECS,
+            alert_no_backup_days: alerts::DEFAULT_NO_BACKUP_DAYS,
+            sign_in_max_failures_per_email: throttle::DEFAULT_MAX_FAILURES_PER_EMAIL,
+            sign_in_max_failures_per_ip: throttle::DEFAULT_MAX_FAILURES_PER_IP,
             clock: Arc::new(SystemClock),
         }
     }
@@ -138,6 +152,15 @@ impl std::fmt::Debug for Config {
             )
             .field("holidays", &self.holidays)
             .field("job_interval_secs", &self.job_interval_secs)
+            .field("alert_no_backup_days", &self.alert_no_backup_days)
+            .field(
+                "sign_in_max_failures_per_email",
+                &self.sign_in_max_failures_per_email,
+            )
+            .field(
+                "sign_in_max_failures_per_ip",
+                &self.sign_in_max_failures_per_ip,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +174,8 @@ pub struct Settings {
     pub session_retention_ms: i64,
     pub deletion_grace_business_days: u32,
     pub holidays: Holidays,
+    /// Time without a backup before the "no backup" alert; `None` never.
+    pub alert_no_backup_ms: Option<i64>,
 }
 
 // Stripes rather than one lock per account: bounded memory, and two accounts
@@ -166,6 +191,10 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// Counters and histograms served at `GET /metrics`.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Recent wrong sign-in attempts, by email and by address.
+    pub sign_in_throttle: Arc<throttle::SignInThrottle>,
     /// Quota given to new accounts.
     pub default_quota: u64,
     /// Signs unsubscribe links (derived from the escrow key).
@@ -201,6 +230,10 @@ impl AppState {
             session_retention_ms: millis(config.session_retention_days, 86_400_000)?,
             deletion_grace_business_days: config.deletion_grace_business_days,
             holidays: config.holidays.clone(),
+            alert_no_backup_ms: match config.alert_no_backup_days {
+                0 => None,
+                days => Some(millis(days, 86_400_000)?),
+            },
         };
         let write_locks = (0..WRITE_LOCK_STRIPES)
             .map(|_| Arc::new(Mutex::new(())))
@@ -213,6 +246,11 @@ impl AppState {
             mailer: Arc::new(mailer),
             clock: config.clock.clone(),
             settings: Arc::new(settings),
+            metrics: Arc::new(metrics::Metrics::new()?),
+            sign_in_throttle: Arc::new(throttle::SignInThrottle::new(
+                config.sign_in_max_failures_per_email,
+                config.sign_in_max_failures_per_ip,
+            )),
             default_quota: config.quota_bytes,
             write_locks: Arc::new(write_locks),
         })
@@ -256,17 +294,23 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
-}
-
 async fn not_found() -> AppError {
     AppError::NotFound
 }
 
-/// The whole HTTP API.
-pub fn router(state: AppState) -> Router {
-    let signed_in = Router::new()
+/// Every route with its document: those anyone may call, and those that
+/// need a session.
+fn documented_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
+    let public = OpenApiRouter::new()
+        .merge(monitoring::public_routes())
+        .merge(openapi::routes())
+        .merge(accounts::public_routes())
+        .merge(sessions::public_routes())
+        .merge(verification::public_routes())
+        .merge(deletion::public_routes())
+        .merge(preferences::public_routes())
+        .merge(policy::public_routes());
+    let signed_in = OpenApiRouter::new()
         .merge(accounts::account_routes())
         .merge(keys::key_routes())
         .merge(deletion::account_routes())
@@ -275,21 +319,31 @@ pub fn router(state: AppState) -> Router {
         .merge(policy::account_routes())
         .merge(totp::totp_routes())
         .merge(sessions::session_routes())
-        .merge(repo::repo_routes())
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_session,
-        ));
-    Router::new()
-        .route("/v1/health", get(health))
-        .merge(accounts::public_routes())
-        .merge(sessions::public_routes())
-        .merge(verification::public_routes())
-        .merge(deletion::public_routes())
-        .merge(preferences::public_routes())
-        .merge(policy::public_routes())
-        .merge(signed_in)
+        .merge(repo::repo_routes());
+    (public, signed_in)
+}
+
+/// The OpenAPI document of the whole API, as `GET /v1/openapi.json` serves
+/// it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (public, signed_in) = documented_routes();
+    openapi::document(public.into_openapi(), signed_in.into_openapi())
+}
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    let (public, signed_in) = documented_routes();
+    let signed_in = signed_in.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_session,
+    ));
+    let (routes, _) = public.merge(signed_in).split_for_parts();
+    routes
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track_requests,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

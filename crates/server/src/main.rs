@@ -73,6 +73,34 @@ struct CommonArgs {
     /// The From: of every mail.
     #[arg(long, env = "COFFER_MAIL_FROM", default_value = coffer_server::DEFAULT_MAIL_FROM)]
     mail_from: String,
+    /// How log lines on stderr look: `text` for people, `json` (one object
+    /// per line) for log collectors.
+    #[arg(long, env = "COFFER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs go to stderr; stdout carries only the listening line (or a
+/// subcommand's result). `RUST_LOG` filters them.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(false)
+            .flatten_event(true)
+            .init(),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -99,6 +127,19 @@ struct ServeArgs {
     /// run, in seconds.
     #[arg(long, env = "COFFER_JOB_INTERVAL_SECS", default_value_t = coffer_server::DEFAULT_JOB_INTERVAL_SECS)]
     job_interval_secs: u64,
+    /// Mail an operational alert to accounts without a backup for this many
+    /// days (0: never).
+    #[arg(long, env = "COFFER_ALERT_NO_BACKUP_DAYS", default_value_t = coffer_server::alerts::DEFAULT_NO_BACKUP_DAYS)]
+    alert_no_backup_days: u64,
+    /// Wrong sign-in attempts allowed per email within 15 minutes before
+    /// further attempts get 429 (0: no limit).
+    #[arg(long, env = "COFFER_SIGN_IN_MAX_FAILURES", default_value_t = coffer_server::throttle::DEFAULT_MAX_FAILURES_PER_EMAIL)]
+    sign_in_max_failures: u32,
+    /// Wrong sign-in attempts allowed per IP address within 15 minutes
+    /// (0: no limit). Behind a reverse proxy every client has the proxy's
+    /// address, so this limits all of them together.
+    #[arg(long, env = "COFFER_SIGN_IN_IP_MAX_FAILURES", default_value_t = coffer_server::throttle::DEFAULT_MAX_FAILURES_PER_IP)]
+    sign_in_ip_max_failures: u32,
 }
 
 async fn shutdown_signal() {
@@ -157,6 +198,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.session_retention_days = args.session_retention_days;
     config.deletion_grace_business_days = args.deletion_grace_days;
     config.job_interval_secs = args.job_interval_secs;
+    config.alert_no_backup_days = args.alert_no_backup_days;
+    config.sign_in_max_failures_per_email = args.sign_in_max_failures;
+    config.sign_in_max_failures_per_ip = args.sign_in_ip_max_failures;
     if let Some(path) = &args.holidays_file {
         config.holidays = Holidays::load(path)?;
     }
@@ -171,16 +215,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Logs go to stderr; stdout carries only the listening line (or a
-    // subcommand's result).
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logging(match &cli.command {
+        None => cli.serve.common.log_format,
+        Some(Command::SendMail { common, .. } | Command::PublishPolicy { common, .. }) => {
+            common.log_format
+        }
+    });
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::SendMail {

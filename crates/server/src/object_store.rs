@@ -5,7 +5,7 @@
 //! object is never visible. An S3-compatible store slots in here later.
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use axum::body::Bytes;
@@ -15,6 +15,9 @@ use opendal::{services, ErrorKind, Operator};
 #[derive(Clone, Debug)]
 pub struct ObjectStore {
     op: Operator,
+    /// The folder of a local store (OpenDAL answers for the root itself
+    /// without looking, so readiness checks the folder directly).
+    local_root: Option<PathBuf>,
 }
 
 fn object_path(account_id: &str, kind: &str, id: &str) -> String {
@@ -37,7 +40,28 @@ impl ObjectStore {
         let op = Operator::new(builder)
             .context("configuring the object store")?
             .finish();
-        Ok(ObjectStore { op })
+        Ok(ObjectStore {
+            op,
+            local_root: Some(root.to_path_buf()),
+        })
+    }
+
+    /// Whether the store's root is there and can be listed (readiness). A
+    /// missing root counts as a failure: for a folder it means an unmounted
+    /// or deleted volume, not an empty store.
+    ///
+    /// # Errors
+    /// When it cannot be reached, or the root is not a folder.
+    pub async fn check(&self) -> anyhow::Result<()> {
+        if let Some(root) = &self.local_root {
+            let meta = tokio::fs::metadata(root)
+                .await
+                .with_context(|| format!("checking {}", root.display()))?;
+            if !meta.is_dir() {
+                anyhow::bail!("{} is not a folder", root.display());
+            }
+        }
+        self.op.check().await.context("listing the object store")
     }
 
     /// Writes an object (atomically).

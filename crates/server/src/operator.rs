@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 
 use crate::db::{PolicyRecord, Recipient};
 use crate::mail::Mail;
-use crate::preferences::{category, unsubscribe_url};
+use crate::preferences::{category, category_mail};
 use crate::AppState;
 
 /// How a mailing went.
@@ -64,18 +64,7 @@ pub async fn send_category_mail(
         .recipients(Some(category.name), category.default_on)
         .await?;
     let report = send_each(state, recipients, |r| {
-        let url = unsubscribe_url(state, &r.account_id, category.name);
-        Mail {
-            to: r.email.clone(),
-            subject: subject.trim().to_owned(),
-            body: format!(
-                "{}\n\n--\nYou get this mail because you chose to receive {} from Coffer.\n\
-                 Unsubscribe with one click: {url}\n",
-                body.trim_end(),
-                category.label
-            ),
-            unsubscribe_url: Some(url),
-        }
+        category_mail(state, &r.account_id, &r.email, category, subject, body)
     })
     .await;
     tracing::info!(

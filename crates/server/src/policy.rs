@@ -5,26 +5,35 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::signed_in_account;
 use crate::auth::Authenticated;
 use crate::error::AppError;
 use crate::input::{json_object, required_str};
+use crate::openapi::schemas as api;
 use crate::AppState;
 
 /// Routes anyone may call.
-pub fn public_routes() -> Router<AppState> {
-    Router::new().route("/v1/policy", get(current))
+pub fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(current))
 }
 
 /// Routes for a signed-in account.
-pub fn account_routes() -> Router<AppState> {
-    Router::new().route("/v1/account/policy/accept", post(accept))
+pub fn account_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(accept))
 }
 
+/// The current privacy policy.
+#[utoipa::path(
+    get,
+    path = "/v1/policy",
+    tag = "privacy",
+    responses((status = 200, description = "The latest version", body = api::Policy), (status = 404, description = "not_found", body = api::ErrorBody))
+)]
 async fn current(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     let policy = state.db.current_policy().await?.ok_or(AppError::NotFound)?;
     Ok(Json(json!({
@@ -34,6 +43,14 @@ async fn current(State(state): State<AppState>) -> Result<Json<Value>, AppError>
     })))
 }
 
+/// Accept the current policy version.
+#[utoipa::path(
+    post,
+    path = "/v1/account/policy/accept",
+    tag = "privacy",
+    request_body = api::PolicyAcceptRequest,
+    responses((status = 200, description = "Accepted", body = api::PolicyAccepted), (status = 400, description = "invalid_input", body = api::ErrorBody))
+)]
 async fn accept(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -11,17 +11,20 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::signed_in_account;
 use crate::auth::Authenticated;
 use crate::error::AppError;
 use crate::input::{json_object, query_param};
+use crate::mail::Mail;
+use crate::openapi::schemas as api;
 use crate::pages::{escape, page};
 use crate::AppState;
 
@@ -72,16 +75,13 @@ pub fn category(name: &str) -> Option<Category> {
 }
 
 /// Routes anyone may call.
-pub fn public_routes() -> Router<AppState> {
-    Router::new().route("/v1/unsubscribe", get(unsubscribe_page).post(unsubscribe))
+pub fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(unsubscribe_page, unsubscribe))
 }
 
 /// Routes for a signed-in account.
-pub fn account_routes() -> Router<AppState> {
-    Router::new().route(
-        "/v1/account/preferences",
-        get(get_preferences).put(put_preferences),
-    )
+pub fn account_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_preferences, put_preferences))
 }
 
 fn mac(key: &[u8; 32], account_id: &str, category: &str) -> Hmac<Sha256> {
@@ -122,6 +122,31 @@ pub fn unsubscribe_url(state: &AppState, account_id: &str, category: &str) -> St
     ))
 }
 
+/// A mail of `category` to one account: the body gets a footer saying why
+/// it came with a one-click unsubscribe link, also sent as the
+/// `List-Unsubscribe` headers.
+pub fn category_mail(
+    state: &AppState,
+    account_id: &str,
+    to: &str,
+    category: Category,
+    subject: &str,
+    body: &str,
+) -> Mail {
+    let url = unsubscribe_url(state, account_id, category.name);
+    Mail {
+        to: to.to_owned(),
+        subject: subject.trim().to_owned(),
+        body: format!(
+            "{}\n\n--\nYou get this mail because you chose to receive {} from Coffer.\n\
+             Unsubscribe with one click: {url}\n",
+            body.trim_end(),
+            category.label
+        ),
+        unsubscribe_url: Some(url),
+    }
+}
+
 /// The preferences as `GET /v1/account/preferences` shows them.
 ///
 /// # Errors
@@ -139,6 +164,13 @@ pub async fn preferences_view(state: &AppState, account_id: &str) -> Result<Valu
     Ok(Value::Object(view))
 }
 
+/// Communication preferences.
+#[utoipa::path(
+    get,
+    path = "/v1/account/preferences",
+    tag = "privacy",
+    responses((status = 200, description = "All categories", body = api::Preferences))
+)]
 async fn get_preferences(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -147,6 +179,14 @@ async fn get_preferences(
     Ok(Json(preferences_view(&state, &account.id).await?))
 }
 
+/// Change any subset of the preferences.
+#[utoipa::path(
+    put,
+    path = "/v1/account/preferences",
+    tag = "privacy",
+    request_body = api::Preferences,
+    responses((status = 200, description = "All categories", body = api::Preferences), (status = 400, description = "invalid_input", body = api::ErrorBody))
+)]
 async fn put_preferences(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -184,6 +224,14 @@ fn invalid_link() -> Response {
     )
 }
 
+/// Confirmation page of a one-click unsubscribe link.
+#[utoipa::path(
+    get,
+    path = "/v1/unsubscribe",
+    tag = "privacy",
+    params(("token" = String, Query, description = "The token from the unsubscribe link")),
+    responses((status = 200, description = "A page with the unsubscribe button", body = String, content_type = "text/html"), (status = 400, description = "Invalid link", body = String, content_type = "text/html"))
+)]
 async fn unsubscribe_page(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let token = query_param(query.as_deref(), "token").unwrap_or_default();
     let Some((_, category)) = verify_unsubscribe_token(state.link_key(), &token) else {
@@ -204,6 +252,13 @@ async fn unsubscribe_page(State(state): State<AppState>, RawQuery(query): RawQue
 
 /// The one-click unsubscribe (RFC 8058): the body, if any, is
 /// `List-Unsubscribe=One-Click` and is not needed.
+#[utoipa::path(
+    post,
+    path = "/v1/unsubscribe",
+    tag = "privacy",
+    params(("token" = String, Query, description = "The token from the unsubscribe link")),
+    responses((status = 200, description = "Unsubscribed", body = String, content_type = "text/html"), (status = 400, description = "Invalid link", body = String, content_type = "text/html"))
+)]
 async fn unsubscribe(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let token = query_param(query.as_deref(), "token").unwrap_or_default();
     let Some((account_id, category)) = verify_unsubscribe_token(state.link_key(), &token) else {

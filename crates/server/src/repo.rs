@@ -9,27 +9,26 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::Authenticated;
 use crate::db::ObjectRecord;
 use crate::error::AppError;
 use crate::input::body_bytes;
+use crate::openapi::schemas as api;
 use crate::AppState;
 
 /// The largest object a PUT accepts.
 pub const MAX_OBJECT_BYTES: usize = 64 * 1024 * 1024;
 
 /// Routes for a signed-in account.
-pub fn repo_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/repo/{kind}", get(list_objects))
-        .route(
-            "/v1/repo/{kind}/{id}",
-            get(get_object).put(put_object).delete(delete_object),
-        )
+pub fn repo_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_objects))
+        .routes(routes!(get_object, put_object, delete_object))
         .layer(DefaultBodyLimit::max(MAX_OBJECT_BYTES))
 }
 
@@ -57,6 +56,15 @@ fn parse_id(id: &str) -> Result<(), AppError> {
     }
 }
 
+/// Store an object (write-once, content-addressed).
+#[utoipa::path(
+    put,
+    path = "/v1/repo/{kind}/{id}",
+    tag = "repository",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    params(("kind" = String, Path, description = "packs, indexes or snapshots"), ("id" = String, Path, description = "Lowercase hex BLAKE3 of the bytes")),
+    responses((status = 201, description = "Stored"), (status = 200, description = "Already stored"), (status = 400, description = "hash_mismatch or invalid_input", body = api::ErrorBody), (status = 413, description = "quota_exceeded or payload_too_large", body = api::ErrorBody))
+)]
 async fn put_object(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -147,6 +155,14 @@ fn parse_range(header: &str, size: u64) -> Result<Range<u64>, AppError> {
     Ok(range)
 }
 
+/// An object's bytes, or one range of them.
+#[utoipa::path(
+    get,
+    path = "/v1/repo/{kind}/{id}",
+    tag = "repository",
+    params(("kind" = String, Path, description = "packs, indexes or snapshots"), ("id" = String, Path, description = "Lowercase hex BLAKE3 of the bytes"), ("Range" = Option<String>, Header, description = "bytes=a-b, bytes=a- or bytes=-n")),
+    responses((status = 200, description = "The bytes", body = Vec<u8>, content_type = "application/octet-stream"), (status = 206, description = "The range", body = Vec<u8>, content_type = "application/octet-stream"), (status = 404, description = "not_found", body = api::ErrorBody), (status = 416, description = "invalid_range", body = api::ErrorBody))
+)]
 async fn get_object(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -201,6 +217,14 @@ async fn get_object(
     Ok(response)
 }
 
+/// An account's objects of one kind, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/repo/{kind}",
+    tag = "repository",
+    params(("kind" = String, Path, description = "packs, indexes or snapshots")),
+    responses((status = 200, description = "Objects", body = Vec<api::ObjectView>))
+)]
 async fn list_objects(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -216,6 +240,14 @@ async fn list_objects(
     ))
 }
 
+/// Delete an object.
+#[utoipa::path(
+    delete,
+    path = "/v1/repo/{kind}/{id}",
+    tag = "repository",
+    params(("kind" = String, Path, description = "packs, indexes or snapshots"), ("id" = String, Path, description = "Lowercase hex BLAKE3 of the bytes")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "not_found", body = api::ErrorBody))
+)]
 async fn delete_object(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -13,9 +13,10 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 use crate::accounts::{account_view, new_id};
@@ -26,24 +27,26 @@ use crate::input::{
     email, json_object, json_object_or_empty, maybe_str, optional_bool, optional_str, query_param,
     required_str,
 };
+use crate::openapi::schemas as api;
+use crate::throttle::AttemptKeys;
 use crate::{password, totp, AppState};
 
 const MAX_DEVICE_FIELD_CHARS: usize = 200;
 
 /// Routes anyone may call.
-pub fn public_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/sessions", post(sign_in))
-        .route("/v1/sessions/refresh", post(refresh))
+pub fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_in))
+        .routes(routes!(refresh))
 }
 
 /// Routes for a signed-in session.
-pub fn session_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/sessions", get(list_sessions))
-        .route("/v1/sessions/current", delete(sign_out))
-        .route("/v1/sessions/revoke-all", post(revoke_all))
-        .route("/v1/sessions/{id}", delete(revoke))
+pub fn session_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sessions))
+        .routes(routes!(sign_out))
+        .routes(routes!(revoke_all))
+        .routes(routes!(revoke))
 }
 
 /// Where a new session comes from.
@@ -135,6 +138,14 @@ async fn check_second_factor(
     Ok(())
 }
 
+/// Sign in.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    tag = "sessions",
+    request_body = api::SignInRequest,
+    responses((status = 200, description = "A new session", body = api::SignInResponse), (status = 401, description = "invalid_credentials, totp_required or totp_invalid", body = api::ErrorBody), (status = 403, description = "account_deleted", body = api::ErrorBody), (status = 429, description = "too_many_attempts (see Retry-After)", body = api::ErrorBody))
+)]
 async fn sign_in(
     State(state): State<AppState>,
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -152,6 +163,11 @@ async fn sign_in(
     maybe_str(&obj, "totp_code")?;
     maybe_str(&obj, "recovery_code")?;
 
+    let attempt = AttemptKeys::new(&email, device.ip.as_deref());
+    let throttle = &state.sign_in_throttle;
+    throttle
+        .check(&attempt, state.now())
+        .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
     let account = state.db.account_by_email(email).await?;
     let phc = account
         .as_ref()
@@ -162,17 +178,35 @@ async fn sign_in(
         .map_err(anyhow::Error::from)?;
     let account = match account {
         Some(account) if matches => account,
-        _ => return Err(AppError::InvalidCredentials),
+        _ => {
+            throttle.record_failure(&attempt, state.now());
+            return Err(AppError::InvalidCredentials);
+        }
     };
     // Only after the password: saying so earlier would tell anyone which
     // emails belong to accounts being deleted.
     if let Some(purge_at) = account.purge_at {
         return Err(AppError::AccountDeleted { purge_at });
     }
-    check_second_factor(&state, &account, &obj).await?;
+    match check_second_factor(&state, &account, &obj).await {
+        Err(AppError::TotpInvalid) => {
+            throttle.record_failure(&attempt, state.now());
+            return Err(AppError::TotpInvalid);
+        }
+        checked => checked?,
+    }
+    throttle.record_success(&attempt);
     Ok(Json(start_session(&state, &account, device).await?))
 }
 
+/// Swap a refresh token for new tokens.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/refresh",
+    tag = "sessions",
+    request_body = api::RefreshRequest,
+    responses((status = 200, description = "New tokens", body = api::RefreshResponse), (status = 401, description = "unauthorized", body = api::ErrorBody))
+)]
 async fn refresh(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
@@ -236,6 +270,14 @@ pub fn session_view(record: &SessionRecord, current_session: Option<&str>) -> Va
     })
 }
 
+/// The account's session records, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/sessions",
+    tag = "sessions",
+    params(("active" = Option<bool>, Query, description = "Only live sessions")),
+    responses((status = 200, description = "Session records", body = Vec<api::SessionView>))
+)]
 async fn list_sessions(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -256,6 +298,13 @@ async fn list_sessions(
     ))
 }
 
+/// Sign out this session.
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/current",
+    tag = "sessions",
+    responses((status = 204, description = "Ended"))
+)]
 async fn sign_out(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -277,6 +326,14 @@ async fn sign_out(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// End one session of the account.
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session id")),
+    responses((status = 204, description = "Ended"), (status = 404, description = "not_found", body = api::ErrorBody))
+)]
 async fn revoke(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -298,6 +355,14 @@ async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// End every session of the account.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/revoke-all",
+    tag = "sessions",
+    request_body = Option<api::RevokeAllRequest>,
+    responses((status = 200, description = "How many ended", body = api::RevokeAllResponse))
+)]
 async fn revoke_all(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -9,18 +9,20 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, post};
-use axum::{Json, Router};
+use axum::Json;
 use rand::{Rng, RngCore};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, TOTP};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 use crate::accounts::{check_password, signed_in_account};
 use crate::auth::Authenticated;
 use crate::error::AppError;
 use crate::input::{json_object, required_str};
+use crate::openapi::schemas as api;
 use crate::AppState;
 
 const ISSUER: &str = "Coffer";
@@ -30,11 +32,11 @@ const RECOVERY_CODES: usize = 10;
 const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
 /// Routes for a signed-in account.
-pub fn totp_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/account/totp/setup", post(setup))
-        .route("/v1/account/totp/enable", post(enable))
-        .route("/v1/account/totp", delete(disable))
+pub fn totp_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(setup))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
 }
 
 fn wrap_label(account_id: &str) -> String {
@@ -131,6 +133,13 @@ fn new_recovery_code() -> String {
         .join("-")
 }
 
+/// Start two-factor setup: a new secret.
+#[utoipa::path(
+    post,
+    path = "/v1/account/totp/setup",
+    tag = "two-factor",
+    responses((status = 200, description = "The secret", body = api::TotpSetup), (status = 409, description = "totp_already_enabled", body = api::ErrorBody))
+)]
 async fn setup(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -153,6 +162,14 @@ async fn setup(
     })))
 }
 
+/// Turn two-factor sign-in on with a current code.
+#[utoipa::path(
+    post,
+    path = "/v1/account/totp/enable",
+    tag = "two-factor",
+    request_body = api::TotpEnableRequest,
+    responses((status = 200, description = "Recovery codes, shown once", body = api::RecoveryCodes), (status = 401, description = "totp_invalid", body = api::ErrorBody), (status = 409, description = "totp_not_set_up or totp_already_enabled", body = api::ErrorBody))
+)]
 async fn enable(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -181,6 +198,14 @@ async fn enable(
     Ok(Json(json!({ "recovery_codes": codes })))
 }
 
+/// Turn two-factor sign-in off.
+#[utoipa::path(
+    delete,
+    path = "/v1/account/totp",
+    tag = "two-factor",
+    request_body = api::PasswordRequest,
+    responses((status = 204, description = "Off"), (status = 403, description = "wrong_password", body = api::ErrorBody))
+)]
 async fn disable(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -12,15 +12,16 @@ use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use serde_json::{Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::{hash_password, new_password};
 use crate::auth::{new_token, token_sha256};
 use crate::error::AppError;
 use crate::input::{body_bytes, email, json_object, query_param, required_str};
 use crate::mail::Mail;
+use crate::openapi::schemas as api;
 use crate::pages::{escape, page};
 use crate::AppState;
 
@@ -30,11 +31,11 @@ const VERIFY_LINK_LIFETIME_MS: i64 = 7 * 24 * 3_600_000;
 const RESET_LINK_LIFETIME_MS: i64 = 3_600_000;
 
 /// Routes anyone may call.
-pub fn public_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/verify-email", get(verify_email))
-        .route("/v1/password-reset", post(request_reset).get(reset_page))
-        .route("/v1/password-reset/confirm", post(confirm_reset))
+pub fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(verify_email))
+        .routes(routes!(request_reset, reset_page))
+        .routes(routes!(confirm_reset))
 }
 
 /// Mails `email` a link that verifies it for the account (its current email
@@ -76,6 +77,14 @@ pub async fn send_email_verification(
         .await
 }
 
+/// Follow an email verification link.
+#[utoipa::path(
+    get,
+    path = "/v1/verify-email",
+    tag = "accounts",
+    params(("token" = String, Query, description = "The token from the mailed link")),
+    responses((status = 200, description = "Confirmed", body = String, content_type = "text/html"), (status = 400, description = "Invalid, expired or used", body = String, content_type = "text/html"), (status = 409, description = "The address was taken meanwhile", body = String, content_type = "text/html"))
+)]
 async fn verify_email(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let invalid = || {
         page(
@@ -134,6 +143,14 @@ async fn verify_email(State(state): State<AppState>, RawQuery(query): RawQuery) 
     }
 }
 
+/// Ask for a password-reset link (always 202).
+#[utoipa::path(
+    post,
+    path = "/v1/password-reset",
+    tag = "accounts",
+    request_body = api::EmailRequest,
+    responses((status = 202, description = "A link is mailed if the email has an account"))
+)]
 async fn request_reset(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
@@ -199,6 +216,14 @@ async fn send_reset(state: &AppState, email: String) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The password-reset form of a mailed link.
+#[utoipa::path(
+    get,
+    path = "/v1/password-reset",
+    tag = "accounts",
+    params(("token" = String, Query, description = "The token from the mailed link")),
+    responses((status = 200, description = "The form", body = String, content_type = "text/html"))
+)]
 async fn reset_page(RawQuery(query): RawQuery) -> Response {
     let token = query_param(query.as_deref(), "token").unwrap_or_default();
     page(
@@ -227,6 +252,13 @@ fn is_form(headers: &HeaderMap) -> bool {
 
 /// `POST /v1/password-reset/confirm`: JSON from the app, or the form of
 /// [`reset_page`] (answered with a page).
+#[utoipa::path(
+    post,
+    path = "/v1/password-reset/confirm",
+    tag = "accounts",
+    request_body = api::ResetConfirmRequest,
+    responses((status = 204, description = "Reset; every session ended"), (status = 400, description = "invalid_token or invalid_input", body = api::ErrorBody))
+)]
 async fn confirm_reset(
     State(state): State<AppState>,
     headers: HeaderMap,

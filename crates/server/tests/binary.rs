@@ -149,3 +149,53 @@ fn operator_subcommands_send_category_mail_and_publish_a_policy() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already published"));
 }
+
+#[cfg(unix)]
+#[test]
+fn log_format_json_writes_one_json_object_per_line() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coffer-server"))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--alert-no-backup-days", "3", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let ready = reqwest::blocking::get(format!("{url}/readyz")).unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    for entry in &lines {
+        assert!(entry["timestamp"].is_string(), "{entry}");
+        assert!(entry["level"].is_string(), "{entry}");
+        assert!(entry["message"].is_string(), "{entry}");
+    }
+    assert!(
+        lines.iter().any(|e| e["message"] == "shutting down"),
+        "{stderr}"
+    );
+}

@@ -21,10 +21,14 @@ pub struct TestServer {
     /// The service's data folder (database, escrow key, objects).
     pub data_dir: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    jobs: tokio::sync::mpsc::UnboundedSender<JobRequest>,
     thread: Option<std::thread::JoinHandle<()>>,
     // Declared last so the folder outlives the server thread.
     _dir: tempfile::TempDir,
 }
+
+/// Asks the server thread to run the background jobs once.
+type JobRequest = mpsc::Sender<Result<coffer_server::jobs::JobReport, String>>;
 
 /// How to start a [`TestServer`]; `Default` is the embedded default (mail
 /// to the outbox, the system clock).
@@ -38,6 +42,12 @@ pub struct TestServerOptions {
     pub clock: Option<std::sync::Arc<dyn coffer_server::Clock>>,
     /// How long access tokens live [default: 1 hour].
     pub access_token_ttl_secs: Option<u64>,
+    /// How often the background jobs run by themselves [default: every 5
+    /// minutes, and at start]; `Some(0)` never, so only
+    /// [`TestServer::run_jobs`] runs them.
+    pub job_interval_secs: Option<u64>,
+    /// Days without a backup before the "no backup" alert [default: 7].
+    pub alert_no_backup_days: Option<u64>,
 }
 
 /// An account made by [`TestServer::sign_up`], signed in once.
@@ -96,8 +106,15 @@ impl TestServer {
         if let Some(ttl) = options.access_token_ttl_secs {
             config.access_token_ttl_secs = ttl;
         }
+        if let Some(interval) = options.job_interval_secs {
+            config.job_interval_secs = interval;
+        }
+        if let Some(days) = options.alert_no_backup_days {
+            config.alert_no_backup_days = days;
+        }
         let (ready_tx, ready_rx) = mpsc::channel::<Result<SocketAddr, String>>();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (jobs_tx, mut jobs_rx) = tokio::sync::mpsc::unbounded_channel::<JobRequest>();
         let thread = std::thread::Builder::new()
             .name("coffer-test-server".into())
             .spawn(move || {
@@ -116,7 +133,17 @@ impl TestServer {
                     match coffer_server::start(config).await {
                         Ok(server) => {
                             let _ = ready_tx.send(Ok(server.addr));
-                            let _ = stop_rx.await;
+                            loop {
+                                tokio::select! {
+                                    _ = &mut stop_rx => break,
+                                    Some(reply) = jobs_rx.recv() => {
+                                        let report = coffer_server::jobs::run_due(&server.state)
+                                            .await
+                                            .map_err(|e| format!("{e:#}"));
+                                        let _ = reply.send(report);
+                                    }
+                                }
+                            }
                             // Graceful shutdown waits for open requests; do not hang a test on one.
                             let stopped = tokio::time::timeout(
                                 std::time::Duration::from_secs(10),
@@ -146,9 +173,24 @@ impl TestServer {
             addr,
             data_dir,
             stop: Some(stop_tx),
+            jobs: jobs_tx,
             thread: Some(thread),
             _dir: dir,
         }
+    }
+
+    /// Runs the background jobs once, now by the server's clock, and waits
+    /// for them (combine with `job_interval_secs: Some(0)` and a
+    /// `ManualClock` to decide when jobs run and what time they see).
+    ///
+    /// # Panics
+    /// If a job fails or the server has stopped.
+    pub fn run_jobs(&self) -> coffer_server::jobs::JobReport {
+        let (tx, rx) = mpsc::channel();
+        self.jobs.send(tx).expect("the server is running");
+        rx.recv()
+            .expect("the server answered")
+            .unwrap_or_else(|e| panic!("background jobs failed: {e}"))
     }
 
     /// `url` + `path`.

@@ -109,3 +109,83 @@ export function formatDay(ms: number, now: number = Date.now()): string {
       : { day: 'numeric', month: 'short', year: 'numeric' };
   return `on ${date.toLocaleDateString(undefined, options)}`;
 }
+
+/** 2_100_000 → "2.1 MB/s"; 0 (not measured yet) → "". */
+export function formatSpeed(bytesPerSecond: number): string {
+  if (!Number.isFinite(bytesPerSecond) || bytesPerSecond <= 0) return '';
+  return `${formatBytes(Math.round(bytesPerSecond))}/s`;
+}
+
+/** Time left, mid-sentence: "less than a minute left", "about 5 minutes left", "about 2 hours 10 minutes left". */
+export function formatEta(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds) || seconds < 0) return '';
+  if (seconds < 60) return 'less than a minute left';
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `about ${formatCount(minutes, 'minute', 'minutes')} left`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  if (hours >= 24) return `about ${formatCount(Math.round(hours / 24), 'day', 'days')} left`;
+  return `about ${formatCount(hours, 'hour', 'hours')}${rest ? ` ${formatCount(rest, 'minute', 'minutes')}` : ''} left`;
+}
+
+/** A clock time: "15:30" or "3:30 PM" as the system formats it. */
+export function formatTime(ms: number): string {
+  return new Date(ms).toLocaleTimeString(undefined, timeFormat);
+}
+
+/** A short span: 850 → "0.9 s", 75_000 → "1 min 15 s", 7_200_000 → "2 h 0 min". */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 60) return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** The day a timeline groups backups under: "Today", "Yesterday", "Mon 3 Mar", "3 Mar 2023". */
+export function formatDayHeading(ms: number, now: number = Date.now()): string {
+  const day = formatDay(ms, now);
+  if (day === 'today') return 'Today';
+  if (day === 'yesterday') return 'Yesterday';
+  const date = new Date(ms);
+  const options: Intl.DateTimeFormatOptions =
+    date.getFullYear() === new Date(now).getFullYear()
+      ? { weekday: 'short', day: 'numeric', month: 'short' }
+      : { day: 'numeric', month: 'short', year: 'numeric' };
+  return date.toLocaleDateString(undefined, options);
+}
+
+/** Parent folder of a path ("/a/b/c.txt" → "/a/b"); a root stays itself. */
+export function parentPath(path: string): string {
+  const trimmed = path.replace(/[\\/]+$/, '');
+  const index = Math.max(trimmed.lastIndexOf('/'), trimmed.lastIndexOf('\\'));
+  if (index <= 0) return trimmed.slice(0, index + 1) || trimmed;
+  return trimmed.slice(0, index);
+}
+
+/** The day `days` business days (Monday–Friday) after `from`; holidays are the service's to add. */
+export function addBusinessDays(from: number, days: number): number {
+  const date = new Date(from);
+  let left = days;
+  while (left > 0) {
+    date.setDate(date.getDate() + 1);
+    const weekday = date.getDay();
+    if (weekday !== 0 && weekday !== 6) left -= 1;
+  }
+  return date.getTime();
+}
+
+/** "14 June 2025". */
+export function formatLongDate(ms: number): string {
+  return new Date(ms).toLocaleDateString(undefined, { day: 'numeric', month: 'long', year: 'numeric' });
+}
+
+/** For narrow columns: "14:05" today, "21 Nov" this year, "21 Nov 2023" before. */
+export function formatShortDate(ms: number, now: number = Date.now()): string {
+  const date = new Date(ms);
+  const today = new Date(now);
+  if (sameDay(date, today)) return date.toLocaleTimeString(undefined, timeFormat);
+  const options: Intl.DateTimeFormatOptions =
+    date.getFullYear() === today.getFullYear() ? { day: 'numeric', month: 'short' } : { day: 'numeric', month: 'short', year: 'numeric' };
+  return date.toLocaleDateString(undefined, options);
+}

@@ -18,6 +18,8 @@ pub fn small_options(roots: Vec<PathBuf>) -> BackupOptions {
         chunk_min: 256,
         chunk_avg: 1024,
         chunk_max: 4096,
+        index_every: 2,
+        ..BackupOptions::default()
     }
 }
 
@@ -120,5 +122,76 @@ impl coffer_engine::FileCache for MapCache {
             .lock()
             .unwrap()
             .insert(path.to_owned(), (fp.clone(), content.to_vec()));
+    }
+}
+
+/// A backend decorator that records every put and can fail the Nth one
+/// (1-based), as a crash or a dropped connection would.
+pub struct FaultyBackend {
+    pub inner: coffer_engine::MemoryBackend,
+    pub fail_put: std::sync::atomic::AtomicUsize,
+    pub puts: std::sync::Mutex<Vec<(coffer_engine::FileKind, Id)>>,
+    count: std::sync::atomic::AtomicUsize,
+}
+
+impl FaultyBackend {
+    pub fn new(inner: coffer_engine::MemoryBackend) -> FaultyBackend {
+        FaultyBackend {
+            inner,
+            fail_put: usize::MAX.into(),
+            puts: Default::default(),
+            count: 0.into(),
+        }
+    }
+
+    /// Fails the `n`th put from now on (counting from 1); `None` disarms.
+    pub fn arm(&self, n: Option<usize>) {
+        use std::sync::atomic::Ordering;
+        self.count.store(0, Ordering::SeqCst);
+        self.fail_put.store(n.unwrap_or(usize::MAX), Ordering::SeqCst);
+    }
+
+    pub fn puts_of(&self, kind: coffer_engine::FileKind) -> Vec<Id> {
+        self.puts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, id)| *id)
+            .collect()
+    }
+}
+
+impl coffer_engine::Backend for FaultyBackend {
+    fn put(&self, kind: coffer_engine::FileKind, id: &Id, bytes: &[u8]) -> coffer_engine::Result<()> {
+        use std::sync::atomic::Ordering;
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        if n >= self.fail_put.load(Ordering::SeqCst) {
+            // Everything from the Nth put on fails: the process is gone.
+            return Err(coffer_engine::Error::new(
+                coffer_engine::ErrorKind::Network,
+                format!("injected failure at put {n}"),
+            ));
+        }
+        self.puts.lock().unwrap().push((kind, *id));
+        self.inner.put(kind, id, bytes)
+    }
+    fn get(&self, kind: coffer_engine::FileKind, id: &Id) -> coffer_engine::Result<Vec<u8>> {
+        self.inner.get(kind, id)
+    }
+    fn get_range(
+        &self,
+        kind: coffer_engine::FileKind,
+        id: &Id,
+        offset: u64,
+        len: u64,
+    ) -> coffer_engine::Result<Vec<u8>> {
+        self.inner.get_range(kind, id, offset, len)
+    }
+    fn list(&self, kind: coffer_engine::FileKind) -> coffer_engine::Result<Vec<coffer_engine::ObjectInfo>> {
+        self.inner.list(kind)
+    }
+    fn remove(&self, kind: coffer_engine::FileKind, id: &Id) -> coffer_engine::Result<()> {
+        self.inner.remove(kind, id)
     }
 }

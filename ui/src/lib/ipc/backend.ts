@@ -1,49 +1,153 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import { open } from '@tauri-apps/plugin-dialog';
+import { open, save } from '@tauri-apps/plugin-dialog';
 import type {
   AccountInfo,
+  Activity,
   AppStatus,
   BackupProgress,
   BackupReport,
+  CommunicationPreferences,
   Dashboard,
+  DeletionScheduled,
+  DeviceInfo,
+  ExcludedFile,
+  ExclusionSettings,
+  ExportResult,
+  FileVersion,
   FolderInfo,
+  FolderUsage,
   IpcError,
+  KeyMode,
+  KeyProgress,
+  KeyStatus,
+  KeyStrength,
+  PasswordChange,
+  PolicyInfo,
+  Profile,
+  ProfileUpdate,
+  RestoreProgress,
   RestoreRequest,
   RestoreSummary,
+  ScheduleSettings,
+  SchedulerStatus,
+  SearchHit,
+  SessionRecord,
   SignInRequest,
   SignUpRequest,
+  SignUpResult,
   SnapshotInfo,
+  TotpSetup,
+  TreeEntry,
+  VerifyReport,
 } from './bindings';
 import { toBackendError } from './errors';
 
 export type Unsubscribe = () => void;
+type Handler<T> = (payload: T) => void;
 
 /**
- * Everything the UI can ask of the desktop agent. The app talks to this
- * interface only; tests hand components a fake.
+ * Everything the UI can ask of the desktop agent (docs/ipc.md). The app talks
+ * to this interface only; tests hand components a fake.
  * Every method rejects with a BackendError.
  */
 export interface Backend {
+  // Session and account
   appStatus(): Promise<AppStatus>;
-  signUp(request: SignUpRequest): Promise<AccountInfo>;
+  signUp(request: SignUpRequest): Promise<SignUpResult>;
   signIn(request: SignInRequest): Promise<AccountInfo>;
   signOut(): Promise<void>;
+  profile(): Promise<Profile>;
+  updateProfile(update: ProfileUpdate): Promise<Profile>;
+  /** Ends every other session. */
+  changePassword(change: PasswordChange): Promise<void>;
+  listSessions(): Promise<SessionRecord[]>;
+  revokeSession(id: string): Promise<SessionRecord[]>;
+  /** This device signs out too. */
+  signOutEverywhere(): Promise<void>;
+  preferences(): Promise<CommunicationPreferences>;
+  setPreferences(preferences: CommunicationPreferences): Promise<CommunicationPreferences>;
+  policy(): Promise<PolicyInfo>;
+  acceptPolicy(version: string): Promise<PolicyInfo>;
+  /** Writes everything the service holds about the person to `path`. */
+  exportData(path: string): Promise<ExportResult>;
+  /** This device signs out. */
+  deleteAccount(password: string, purgeNow: boolean): Promise<DeletionScheduled>;
+  activity(): Promise<Activity>;
+  /** Mails a reset link; never says whether the account exists. */
+  requestPasswordReset(email: string, serverUrl: string | null): Promise<void>;
+  resendVerification(): Promise<void>;
+  /** Two-factor sign-in: the secret to scan, shown once. */
+  totpSetup(): Promise<TotpSetup>;
+  /** Resolves to the one-time recovery codes, shown once. */
+  totpEnable(code: string): Promise<string[]>;
+  totpDisable(password: string): Promise<void>;
+
+  // Encryption key
+  keyStatus(): Promise<KeyStatus>;
+  keyStrength(key: string): Promise<KeyStrength>;
+  unlock(key: string, remember: boolean): Promise<KeyStatus>;
+  unlockWithRecovery(code: string, remember: boolean): Promise<KeyStatus>;
+  lockNow(): Promise<KeyStatus>;
+  /** `password` is the account password (a fresh proof that it is the person). */
+  changeKey(currentKey: string, newKey: string, password: string): Promise<KeyStatus>;
+  /**
+   * To private: `key` is the new key; to default: the current key. Resolves to
+   * the new recovery code when switching to private; the re-upload runs in the
+   * background (key events).
+   */
+  switchKeyMode(to: KeyMode, key: string | null, password: string): Promise<string | null>;
+
+  // Folders and backups
   dashboard(): Promise<Dashboard>;
   addFolder(path: string): Promise<FolderInfo[]>;
   removeFolder(path: string): Promise<FolderInfo[]>;
+  folderUsage(): Promise<FolderUsage[]>;
+  exclusions(): Promise<ExclusionSettings>;
+  setExclusions(settings: ExclusionSettings): Promise<ExclusionSettings>;
+  excludedFiles(): Promise<ExcludedFile[]>;
   /** Starts a backup; progress arrives through the subscriptions below. */
   backupNow(): Promise<void>;
+  verifyBackup(readData: boolean): Promise<VerifyReport>;
+
+  // Schedule
+  schedulerStatus(): Promise<SchedulerStatus>;
+  setSchedule(settings: ScheduleSettings): Promise<SchedulerStatus>;
+  /** null minutes = until resumed. */
+  pauseBackups(minutes: number | null): Promise<SchedulerStatus>;
+  resumeBackups(): Promise<SchedulerStatus>;
+  autostart(): Promise<boolean>;
+  setAutostart(enabled: boolean): Promise<boolean>;
+
+  // Restore
   /** Newest first. */
   listSnapshots(): Promise<SnapshotInfo[]>;
+  listDevices(): Promise<DeviceInfo[]>;
+  /** null path = the backed-up folders of that backup. */
+  browse(snapshotId: string, path: string | null): Promise<TreeEntry[]>;
+  /** null snapshot = across every backup. */
+  searchFiles(query: string, snapshotId: string | null): Promise<SearchHit[]>;
+  /** Newest first. */
+  fileVersions(path: string): Promise<FileVersion[]>;
   restore(request: RestoreRequest): Promise<RestoreSummary>;
 
-  onBackupProgress(handler: (progress: BackupProgress) => void): Promise<Unsubscribe>;
-  onBackupFinished(handler: (report: BackupReport) => void): Promise<Unsubscribe>;
-  onBackupFailed(handler: (error: IpcError) => void): Promise<Unsubscribe>;
+  // Events
+  onBackupProgress(handler: Handler<BackupProgress>): Promise<Unsubscribe>;
+  onBackupFinished(handler: Handler<BackupReport>): Promise<Unsubscribe>;
+  onBackupFailed(handler: Handler<IpcError>): Promise<Unsubscribe>;
+  onRestoreProgress(handler: Handler<RestoreProgress>): Promise<Unsubscribe>;
+  onSchedulerChanged(handler: Handler<SchedulerStatus>): Promise<Unsubscribe>;
+  onKeyProgress(handler: Handler<KeyProgress>): Promise<Unsubscribe>;
+  onKeyFinished(handler: Handler<KeyStatus>): Promise<Unsubscribe>;
+  onKeyFailed(handler: Handler<IpcError>): Promise<Unsubscribe>;
 
+  // Desktop
   /** Opens the native folder picker; null when the person cancels. */
   pickFolder(): Promise<string | null>;
+  /** Opens the native save dialog; null when the person cancels. */
+  pickSavePath(suggestedName: string): Promise<string | null>;
+  /** Hands a small text file (the recovery kit) to the person as a download. */
+  saveTextFile(suggestedName: string, text: string): Promise<void>;
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -54,7 +158,7 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
-async function subscribe<T>(event: string, handler: (payload: T) => void): Promise<Unsubscribe> {
+async function subscribe<T>(event: string, handler: Handler<T>): Promise<Unsubscribe> {
   const unlisten: UnlistenFn = await listen<T>(event, (e) => handler(e.payload));
   return unlisten;
 }
@@ -65,7 +169,7 @@ export class TauriBackend implements Backend {
     return call<AppStatus>('app_status');
   }
   signUp(request: SignUpRequest) {
-    return call<AccountInfo>('sign_up', { request });
+    return call<SignUpResult>('sign_up', { request });
   }
   signIn(request: SignInRequest) {
     return call<AccountInfo>('sign_in', { request });
@@ -73,6 +177,83 @@ export class TauriBackend implements Backend {
   async signOut() {
     await call<null>('sign_out');
   }
+  profile() {
+    return call<Profile>('profile');
+  }
+  updateProfile(update: ProfileUpdate) {
+    return call<Profile>('update_profile', { update });
+  }
+  async changePassword(change: PasswordChange) {
+    await call<null>('change_password', { change });
+  }
+  listSessions() {
+    return call<SessionRecord[]>('list_sessions');
+  }
+  revokeSession(id: string) {
+    return call<SessionRecord[]>('revoke_session', { id });
+  }
+  async signOutEverywhere() {
+    await call<null>('sign_out_everywhere');
+  }
+  preferences() {
+    return call<CommunicationPreferences>('preferences');
+  }
+  setPreferences(preferences: CommunicationPreferences) {
+    return call<CommunicationPreferences>('set_preferences', { preferences });
+  }
+  policy() {
+    return call<PolicyInfo>('policy');
+  }
+  acceptPolicy(version: string) {
+    return call<PolicyInfo>('accept_policy', { version });
+  }
+  exportData(path: string) {
+    return call<ExportResult>('export_data', { path });
+  }
+  deleteAccount(password: string, purgeNow: boolean) {
+    return call<DeletionScheduled>('delete_account', { password, purgeNow });
+  }
+  activity() {
+    return call<Activity>('activity');
+  }
+  async requestPasswordReset(email: string, serverUrl: string | null) {
+    await call<null>('request_password_reset', { email, serverUrl });
+  }
+  async resendVerification() {
+    await call<null>('resend_verification');
+  }
+  totpSetup() {
+    return call<TotpSetup>('totp_setup');
+  }
+  totpEnable(code: string) {
+    return call<string[]>('totp_enable', { code });
+  }
+  async totpDisable(password: string) {
+    await call<null>('totp_disable', { password });
+  }
+
+  keyStatus() {
+    return call<KeyStatus>('key_status');
+  }
+  keyStrength(key: string) {
+    return call<KeyStrength>('key_strength', { key });
+  }
+  unlock(key: string, remember: boolean) {
+    return call<KeyStatus>('unlock', { key, remember });
+  }
+  unlockWithRecovery(code: string, remember: boolean) {
+    return call<KeyStatus>('unlock_with_recovery', { code, remember });
+  }
+  lockNow() {
+    return call<KeyStatus>('lock_now');
+  }
+  changeKey(currentKey: string, newKey: string, password: string) {
+    return call<KeyStatus>('change_key', { currentKey, newKey, password });
+  }
+  switchKeyMode(to: KeyMode, key: string | null, password: string) {
+    return call<string | null>('switch_key_mode', { to, key, password });
+  }
+
   dashboard() {
     return call<Dashboard>('dashboard');
   }
@@ -82,24 +263,88 @@ export class TauriBackend implements Backend {
   removeFolder(path: string) {
     return call<FolderInfo[]>('remove_folder', { path });
   }
+  folderUsage() {
+    return call<FolderUsage[]>('folder_usage');
+  }
+  exclusions() {
+    return call<ExclusionSettings>('exclusions');
+  }
+  setExclusions(settings: ExclusionSettings) {
+    return call<ExclusionSettings>('set_exclusions', { settings });
+  }
+  excludedFiles() {
+    return call<ExcludedFile[]>('excluded_files');
+  }
   async backupNow() {
     await call<null>('backup_now');
   }
+  verifyBackup(readData: boolean) {
+    return call<VerifyReport>('verify_backup', { readData });
+  }
+
+  schedulerStatus() {
+    return call<SchedulerStatus>('scheduler_status');
+  }
+  setSchedule(settings: ScheduleSettings) {
+    return call<SchedulerStatus>('set_schedule', { settings });
+  }
+  pauseBackups(minutes: number | null) {
+    return call<SchedulerStatus>('pause_backups', { minutes });
+  }
+  resumeBackups() {
+    return call<SchedulerStatus>('resume_backups');
+  }
+  autostart() {
+    return call<boolean>('autostart');
+  }
+  setAutostart(enabled: boolean) {
+    return call<boolean>('set_autostart', { enabled });
+  }
+
   listSnapshots() {
     return call<SnapshotInfo[]>('list_snapshots');
+  }
+  listDevices() {
+    return call<DeviceInfo[]>('list_devices');
+  }
+  browse(snapshotId: string, path: string | null) {
+    return call<TreeEntry[]>('browse', { snapshotId, path });
+  }
+  searchFiles(query: string, snapshotId: string | null) {
+    return call<SearchHit[]>('search_files', { query, snapshotId });
+  }
+  fileVersions(path: string) {
+    return call<FileVersion[]>('file_versions', { path });
   }
   restore(request: RestoreRequest) {
     return call<RestoreSummary>('restore', { request });
   }
-  onBackupProgress(handler: (progress: BackupProgress) => void) {
+
+  onBackupProgress(handler: Handler<BackupProgress>) {
     return subscribe('backup-progress', handler);
   }
-  onBackupFinished(handler: (report: BackupReport) => void) {
+  onBackupFinished(handler: Handler<BackupReport>) {
     return subscribe('backup-finished', handler);
   }
-  onBackupFailed(handler: (error: IpcError) => void) {
+  onBackupFailed(handler: Handler<IpcError>) {
     return subscribe('backup-failed', handler);
   }
+  onRestoreProgress(handler: Handler<RestoreProgress>) {
+    return subscribe('restore-progress', handler);
+  }
+  onSchedulerChanged(handler: Handler<SchedulerStatus>) {
+    return subscribe('scheduler-changed', handler);
+  }
+  onKeyProgress(handler: Handler<KeyProgress>) {
+    return subscribe('key-progress', handler);
+  }
+  onKeyFinished(handler: Handler<KeyStatus>) {
+    return subscribe('key-finished', handler);
+  }
+  onKeyFailed(handler: Handler<IpcError>) {
+    return subscribe('key-failed', handler);
+  }
+
   async pickFolder(): Promise<string | null> {
     try {
       const picked = await open({ directory: true, multiple: false, title: 'Choose a folder' });
@@ -107,5 +352,19 @@ export class TauriBackend implements Backend {
     } catch (reason) {
       throw toBackendError(reason);
     }
+  }
+  async pickSavePath(suggestedName: string): Promise<string | null> {
+    try {
+      const picked = await save({ defaultPath: suggestedName, title: 'Save as' });
+      return typeof picked === 'string' ? picked : null;
+    } catch (reason) {
+      throw toBackendError(reason);
+    }
+  }
+  async saveTextFile(suggestedName: string, text: string): Promise<void> {
+    // The native save dialog picks the place; Rust writes the file readable by its owner only.
+    const path = await this.pickSavePath(suggestedName);
+    if (path === null) return;
+    await call<null>('save_text_file', { path, text });
   }
 }

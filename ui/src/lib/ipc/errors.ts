@@ -9,12 +9,15 @@ export const ERROR_KINDS: readonly ErrorKind[] = [
   'age_not_confirmed',
   'email_taken',
   'invalid_credentials',
+  'totp_required',
   'quota_exceeded',
   'no_keychain',
   'busy',
   'not_found',
   'io',
   'integrity',
+  'locked',
+  'wrong_key',
   'server',
 ];
 

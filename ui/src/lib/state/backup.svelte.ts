@@ -25,6 +25,16 @@ export class BackupState {
     return this.starting || (this.progress !== null && this.progress.phase !== 'done');
   }
 
+  /** 0..1 of the running backup, by bytes once known, else by files. */
+  get fraction(): number {
+    const p = this.progress;
+    if (!p) return 0;
+    if (p.phase === 'done') return 1;
+    if (p.bytes_total > 0) return Math.min(1, p.bytes_done / p.bytes_total);
+    if (p.files_total > 0) return Math.min(1, p.files_done / p.files_total);
+    return 0;
+  }
+
   /** Starts listening to the agent's backup events; safe to call twice. */
   async attach(): Promise<void> {
     if (this.#unsubscribe.length > 0) return;
@@ -54,7 +64,17 @@ export class BackupState {
     this.starting = true;
     this.report = null;
     this.error = null;
-    this.progress = { phase: 'scanning', files_done: 0, files_total: 0, bytes_done: 0, bytes_total: 0, current_file: null };
+    this.progress = {
+      phase: 'scanning',
+      files_done: 0,
+      files_total: 0,
+      bytes_done: 0,
+      bytes_total: 0,
+      current_file: null,
+      bytes_per_second: 0,
+      eta_seconds: null,
+      skipped: 0,
+    };
     try {
       await this.#backend.backupNow();
     } catch (reason) {
@@ -91,6 +111,9 @@ export class BackupState {
       bytes_done: last?.bytes_total ?? report.bytes_read,
       bytes_total: last?.bytes_total ?? report.bytes_read,
       current_file: null,
+      bytes_per_second: 0,
+      eta_seconds: 0,
+      skipped: report.skipped.length,
     };
     this.report = report;
     this.error = null;

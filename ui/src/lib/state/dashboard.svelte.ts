@@ -1,4 +1,4 @@
-import type { Backend, Dashboard, FolderInfo } from '../ipc';
+import type { Backend, Dashboard, FolderInfo, VerifyReport } from '../ipc';
 import { toBackendError, type BackendError } from '../ipc';
 
 /** The Overview screen's data: account, quota, last backup, folders. */
@@ -8,6 +8,10 @@ export class DashboardState {
   error = $state<BackendError | null>(null);
   /** Path of the folder being removed, to disable its button. */
   removing = $state<string | null>(null);
+
+  verifyReport = $state<VerifyReport | null>(null);
+  verifying = $state(false);
+  verifyError = $state<BackendError | null>(null);
 
   readonly #backend: Backend;
 
@@ -48,6 +52,20 @@ export class DashboardState {
       this.error = toBackendError(reason);
     } finally {
       this.removing = null;
+    }
+  }
+
+  /** "Verify backup": checks every backup's structure; `readData` also reads and authenticates every stored piece. */
+  async verify(readData: boolean): Promise<void> {
+    this.verifying = true;
+    this.verifyError = null;
+    this.verifyReport = null;
+    try {
+      this.verifyReport = await this.#backend.verifyBackup(readData);
+    } catch (reason) {
+      this.verifyError = toBackendError(reason);
+    } finally {
+      this.verifying = false;
     }
   }
 }

@@ -3,7 +3,11 @@ import { toBackendError, type BackendError } from '../ipc';
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8750';
 
-export type SessionPhase = 'loading' | 'signed_out' | 'signed_in' | 'unavailable';
+/**
+ * - `recovery_kit`: just signed up with a private key; the recovery code is shown once.
+ * - `locked`: signed in to a private-key account whose key is not entered on this device.
+ */
+export type SessionPhase = 'loading' | 'signed_out' | 'recovery_kit' | 'locked' | 'signed_in' | 'unavailable';
 
 /** Who is signed in, as the agent reports it. Views read it; only it changes it. */
 export class SessionState {
@@ -15,11 +19,15 @@ export class SessionState {
   runningBackup = $state<BackupProgress | null>(null);
   loadError = $state<BackendError | null>(null);
   signingOut = $state(false);
+  /** The new private key's recovery code, only while the recovery kit shows. */
+  recoveryCode = $state<string | null>(null);
+  /** Said on the Welcome screen after leaving (account deleted, signed out everywhere). */
+  notice = $state<string | null>(null);
 
-  readonly #backend: Backend;
+  readonly backend: Backend;
 
   constructor(backend: Backend) {
-    this.#backend = backend;
+    this.backend = backend;
   }
 
   get displayName(): string {
@@ -31,12 +39,13 @@ export class SessionState {
     this.phase = 'loading';
     this.loadError = null;
     try {
-      const status = await this.#backend.appStatus();
+      const status = await this.backend.appStatus();
       this.serverUrl = status.server_url || DEFAULT_SERVER_URL;
       this.keychainAvailable = status.keychain_available;
       this.runningBackup = status.backup;
       this.account = status.signed_in ? status.account : null;
-      this.phase = status.signed_in && status.account ? 'signed_in' : 'signed_out';
+      if (!status.signed_in || !status.account) this.phase = 'signed_out';
+      else this.phase = status.locked ? 'locked' : 'signed_in';
     } catch (reason) {
       this.loadError = toBackendError(reason);
       this.phase = 'unavailable';
@@ -45,28 +54,66 @@ export class SessionState {
 
   /** Rejects with a BackendError; the form decides where to show it. */
   async signUp(request: SignUpRequest): Promise<void> {
-    this.#signedIn(await this.#backend.signUp(request));
+    const result = await this.backend.signUp(request);
+    this.#remember(result.account);
+    this.notice = null;
+    if (result.recovery_code) {
+      this.recoveryCode = result.recovery_code;
+      this.phase = 'recovery_kit';
+    } else {
+      this.phase = 'signed_in';
+    }
   }
 
   async signIn(request: SignInRequest): Promise<void> {
-    this.#signedIn(await this.#backend.signIn(request));
+    const account = await this.backend.signIn(request);
+    this.#remember(account);
+    this.notice = null;
+    // A private-key account signs in locked on a new device: ask the agent.
+    let locked = false;
+    try {
+      locked = (await this.backend.appStatus()).locked;
+    } catch {
+      // The agent answered the sign-in; if it cannot say more, carry on and let the screens report.
+    }
+    this.phase = locked ? 'locked' : 'signed_in';
+  }
+
+  /** The recovery kit was saved: on to the app. Forgets the code. */
+  finishRecoveryKit(): void {
+    this.recoveryCode = null;
+    if (this.phase === 'recovery_kit') this.phase = 'signed_in';
+  }
+
+  unlocked(): void {
+    if (this.phase === 'locked') this.phase = 'signed_in';
+  }
+
+  locked(): void {
+    if (this.phase === 'signed_in') this.phase = 'locked';
   }
 
   async signOut(): Promise<void> {
     this.signingOut = true;
     try {
-      await this.#backend.signOut();
-      this.account = null;
-      this.runningBackup = null;
-      this.phase = 'signed_out';
+      await this.backend.signOut();
+      this.signedOut();
     } finally {
       this.signingOut = false;
     }
   }
 
-  #signedIn(account: AccountInfo) {
+  /** The agent already signed this device out (sign out everywhere, account deleted). */
+  signedOut(notice: string | null = null): void {
+    this.account = null;
+    this.runningBackup = null;
+    this.recoveryCode = null;
+    this.notice = notice;
+    this.phase = 'signed_out';
+  }
+
+  #remember(account: AccountInfo) {
     this.account = account;
     this.serverUrl = account.server_url || this.serverUrl;
-    this.phase = 'signed_in';
   }
 }

@@ -1,9 +1,11 @@
+import type { KeyMode } from '../ipc';
 import { toBackendError, type BackendError } from '../ipc';
 import { DEFAULT_SERVER_URL, type SessionState } from './session.svelte';
+import { KeyStrengthCheck, keyProblems } from './key-strength.svelte';
 
 export type WelcomeMode = 'signup' | 'signin';
 
-type Field = 'first' | 'last' | 'email' | 'password' | 'age' | 'server';
+type Field = 'first' | 'last' | 'email' | 'password' | 'age' | 'key' | 'keyRepeat' | 'keyConfirm' | 'totp' | 'server';
 export type FieldErrors = Partial<Record<Field, string>>;
 
 export const MIN_PASSWORD_LENGTH = 10;
@@ -49,6 +51,20 @@ export class WelcomeForm {
   serverUrl = $state(DEFAULT_SERVER_URL);
   advancedOpen = $state(false);
 
+  /** Default: Coffer keeps a copy of the data key. Private: only this key opens the files. */
+  keyMode = $state<KeyMode>('default');
+  privateKey = $state('');
+  privateKeyRepeat = $state('');
+  keyConfirmed = $state(false);
+  readonly strength: KeyStrengthCheck;
+
+  /** Shown once the service asks for a two-factor code. */
+  totpNeeded = $state(false);
+  totpCode = $state('');
+  /** "Forgot password?": the answer, whatever it is, is the same sentence. */
+  resetSentTo = $state<string | null>(null);
+  resetting = $state(false);
+
   errors = $state<FieldErrors>({});
   /** An error that belongs to no single field (network, server…). */
   banner = $state<BackendError | null>(null);
@@ -58,7 +74,17 @@ export class WelcomeForm {
 
   constructor(session: SessionState) {
     this.#session = session;
+    this.strength = new KeyStrengthCheck(session.backend);
     this.serverUrl = session.serverUrl || DEFAULT_SERVER_URL;
+  }
+
+  /** What happened before this screen (account deleted, signed out everywhere). */
+  get notice(): string | null {
+    return this.#session.notice;
+  }
+
+  dismissNotice(): void {
+    this.#session.notice = null;
   }
 
   switchTo(mode: WelcomeMode): void {
@@ -66,6 +92,35 @@ export class WelcomeForm {
     this.errors = {};
     this.banner = null;
     this.password = '';
+    this.totpNeeded = false;
+    this.totpCode = '';
+    this.resetSentTo = null;
+  }
+
+  /** Mails a password reset link to the typed address. */
+  async requestReset(): Promise<void> {
+    this.banner = null;
+    this.resetSentTo = null;
+    const problem = checkEmail(this.email);
+    if (problem) {
+      this.errors = { email: problem };
+      return;
+    }
+    this.errors = {};
+    this.resetting = true;
+    try {
+      await this.#session.backend.requestPasswordReset(this.email.trim(), this.serverUrl.trim() || null);
+      this.resetSentTo = this.email.trim();
+    } catch (reason) {
+      this.#showServerError(toBackendError(reason));
+    } finally {
+      this.resetting = false;
+    }
+  }
+
+  /** Call when the private key changes: the meter updates a moment after typing stops. */
+  keyChanged(): void {
+    this.strength.update(this.privateKey);
   }
 
   validate(): boolean {
@@ -78,8 +133,16 @@ export class WelcomeForm {
     if (!this.password) errors.password = 'Enter your password.';
     else if (this.mode === 'signup' && this.password.length < MIN_PASSWORD_LENGTH)
       errors.password = `Use at least ${MIN_PASSWORD_LENGTH} characters.`;
+    if (this.mode === 'signin' && this.totpNeeded && !/^[0-9]{6}$|^[A-Za-z0-9-]{8,}$/.test(this.totpCode.trim()))
+      errors.totp = 'Enter the 6-digit code from your authenticator app, or one of your recovery codes.';
     if (this.mode === 'signup' && !this.ageConfirmed)
       errors.age = 'You must be at least 13 years old to use Coffer.';
+    if (this.mode === 'signup' && this.keyMode === 'private') {
+      const problems = keyProblems(this.privateKey, this.privateKeyRepeat, this.strength.result, this.password);
+      errors.key = problems.key;
+      errors.keyRepeat = problems.repeat;
+      if (!this.keyConfirmed) errors.keyConfirm = 'Tick this to show you understand: without the key or the recovery code, nobody can open your files.';
+    }
     errors.server = checkServerUrl(this.serverUrl);
     if (errors.server) this.advancedOpen = true;
     for (const key of Object.keys(errors) as Field[]) if (!errors[key]) delete errors[key];
@@ -89,12 +152,14 @@ export class WelcomeForm {
 
   /** The first field with an error, to move keyboard focus there. */
   get firstInvalid(): Field | undefined {
-    const order: Field[] = ['first', 'last', 'email', 'password', 'age', 'server'];
+    const order: Field[] = ['first', 'last', 'email', 'password', 'totp', 'age', 'key', 'keyRepeat', 'keyConfirm', 'server'];
     return order.find((f) => this.errors[f]);
   }
 
   async submit(): Promise<boolean> {
     this.banner = null;
+    // The meter may not have answered yet for the last keystrokes: ask now.
+    if (this.mode === 'signup' && this.keyMode === 'private' && this.privateKey) await this.strength.check(this.privateKey);
     if (!this.validate()) return false;
     this.submitting = true;
     const serverUrl = this.serverUrl.trim() || null;
@@ -107,11 +172,22 @@ export class WelcomeForm {
           password: this.password,
           confirm_age: this.ageConfirmed,
           server_url: serverUrl,
+          key_mode: this.keyMode,
+          private_key: this.keyMode === 'private' ? this.privateKey : null,
         });
       } else {
-        await this.#session.signIn({ email: this.email.trim(), password: this.password, server_url: serverUrl });
+        await this.#session.signIn({
+          email: this.email.trim(),
+          password: this.password,
+          server_url: serverUrl,
+          totp_code: this.totpNeeded ? this.totpCode.trim() : null,
+        });
       }
       this.password = '';
+      this.totpCode = '';
+      this.privateKey = '';
+      this.privateKeyRepeat = '';
+      this.strength.reset();
       return true;
     } catch (reason) {
       this.#showServerError(toBackendError(reason));
@@ -128,6 +204,10 @@ export class WelcomeForm {
         break;
       case 'age_not_confirmed':
         this.errors = { ...this.errors, age: error.message || 'You must be at least 13 years old to use Coffer.' };
+        break;
+      case 'totp_required':
+        if (this.totpNeeded) this.errors = { ...this.errors, totp: error.message || 'That code did not work. Try the next one.' };
+        this.totpNeeded = true;
         break;
       case 'network':
         this.advancedOpen = true;

@@ -1,0 +1,209 @@
+//! The concurrent half of a backup: pack workers compress, encrypt and
+//! pack new blobs; upload workers store the finished packs. The backup's
+//! own thread reads, chunks and hashes (it needs the ids, in order, for the
+//! trees) and decides what is new.
+//!
+//! ```text
+//! reader ──blobs (bounded)──▶ pack workers ──packs (bounded)──▶ uploaders ──stored──▶ reader
+//! ```
+//! Memory is bounded by the channel capacities: at most `2 × workers`
+//! chunks waiting, one pack being built per worker, and one pack queued and
+//! one being uploaded per uploader.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{Scope, ScopedJoinHandle};
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+
+use crate::backend::{Backend, FileKind};
+use crate::blob::BlobType;
+use crate::crypto::Keys;
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::Id;
+use crate::index::IndexPack;
+use crate::pack::{Pack, PackWriter};
+
+/// A new blob to store.
+pub(super) struct BlobJob {
+    pub blob_type: BlobType,
+    pub id: Id,
+    pub plaintext: Vec<u8>,
+}
+
+/// A pack that is stored.
+pub(super) struct StoredPack {
+    pub index: IndexPack,
+    pub bytes: u64,
+}
+
+/// The first error any thread hit; once set, every thread stops working
+/// and only drains its input so nobody blocks.
+#[derive(Default)]
+pub(super) struct Failure {
+    failed: AtomicBool,
+    error: Mutex<Option<Error>>,
+}
+
+impl Failure {
+    fn set(&self, error: Error) {
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(error);
+        self.failed.store(true, Ordering::SeqCst);
+    }
+
+    fn is_set(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    fn take(&self) -> Option<Error> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// How many threads of each kind.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Threads {
+    pub pack_workers: usize,
+    pub uploaders: usize,
+}
+
+pub(super) struct Pipeline<'scope> {
+    blobs: Option<Sender<BlobJob>>,
+    stored: Receiver<StoredPack>,
+    failure: &'scope Failure,
+    handles: Vec<ScopedJoinHandle<'scope, ()>>,
+}
+
+impl<'scope> Pipeline<'scope> {
+    pub(super) fn start<'env>(
+        scope: &'scope Scope<'scope, 'env>,
+        keys: &Keys,
+        backend: Arc<dyn Backend>,
+        pack_size: usize,
+        threads: Threads,
+        failure: &'env Failure,
+    ) -> Pipeline<'scope> {
+        let (blob_tx, blob_rx) = bounded::<BlobJob>(2 * threads.pack_workers);
+        let (pack_tx, pack_rx) = bounded::<Pack>(threads.uploaders);
+        let (stored_tx, stored_rx) = unbounded::<StoredPack>();
+        let mut handles = Vec::new();
+        for _ in 0..threads.pack_workers {
+            let (rx, tx, keys) = (blob_rx.clone(), pack_tx.clone(), keys.clone());
+            handles.push(scope.spawn(move || pack_worker(&keys, pack_size, rx, tx, failure)));
+        }
+        for _ in 0..threads.uploaders {
+            let (rx, tx, backend) = (pack_rx.clone(), stored_tx.clone(), backend.clone());
+            handles.push(scope.spawn(move || upload_worker(&*backend, rx, tx, failure)));
+        }
+        Pipeline {
+            blobs: Some(blob_tx),
+            stored: stored_rx,
+            failure,
+            handles,
+        }
+    }
+
+    fn error(&self) -> Error {
+        self.failure.take().unwrap_or_else(|| {
+            Error::new(ErrorKind::Storage, "the backup pipeline stopped")
+        })
+    }
+
+    /// Queues a new blob; blocks while the workers are busy.
+    ///
+    /// # Errors
+    /// The first error a worker hit (e.g. an upload that failed).
+    pub(super) fn send(&self, job: BlobJob) -> Result<()> {
+        if self.failure.is_set() {
+            return Err(self.error());
+        }
+        let sender = self.blobs.as_ref().expect("pipeline is open");
+        sender.send(job).map_err(|_| self.error())
+    }
+
+    /// Packs stored since the last call, without waiting.
+    pub(super) fn stored(&self) -> Vec<StoredPack> {
+        self.stored.try_iter().collect()
+    }
+
+    /// Flushes the partly filled packs, waits for every upload and returns
+    /// the packs stored since the last [`Pipeline::stored`].
+    ///
+    /// # Errors
+    /// The first error a worker hit.
+    pub(super) fn finish(mut self) -> Result<Vec<StoredPack>> {
+        drop(self.blobs.take());
+        let stored: Vec<StoredPack> = self.stored.iter().collect();
+        for handle in self.handles.drain(..) {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        match self.failure.take() {
+            Some(e) => Err(e),
+            None => Ok(stored),
+        }
+    }
+}
+
+impl Drop for Pipeline<'_> {
+    /// On an early return, stop the workers: they drain their inputs and
+    /// exit once the senders are gone.
+    fn drop(&mut self) {
+        if self.blobs.is_some() {
+            self.failure.failed.store(true, Ordering::SeqCst);
+            drop(self.blobs.take());
+        }
+    }
+}
+
+fn pack_worker(
+    keys: &Keys,
+    pack_size: usize,
+    blobs: Receiver<BlobJob>,
+    packs: Sender<Pack>,
+    failure: &Failure,
+) {
+    let mut writer: Option<PackWriter> = None;
+    for job in blobs {
+        if failure.is_set() {
+            continue;
+        }
+        let w = writer.get_or_insert_with(|| PackWriter::new(keys));
+        w.add(job.blob_type, &job.id, &job.plaintext);
+        if w.len() >= pack_size {
+            let pack = writer.take().expect("writer exists").finish();
+            if packs.send(pack).is_err() {
+                return;
+            }
+        }
+    }
+    if let Some(w) = writer {
+        if !w.is_empty() && !failure.is_set() {
+            let _ = packs.send(w.finish());
+        }
+    }
+}
+
+fn upload_worker(
+    backend: &dyn Backend,
+    packs: Receiver<Pack>,
+    stored: Sender<StoredPack>,
+    failure: &Failure,
+) {
+    for pack in packs {
+        if failure.is_set() {
+            continue;
+        }
+        match backend.put(FileKind::Pack, &pack.id, &pack.bytes) {
+            Ok(()) => {
+                let _ = stored.send(StoredPack {
+                    index: IndexPack::from(&pack),
+                    bytes: pack.bytes.len() as u64,
+                });
+            }
+            Err(e) => failure.set(e),
+        }
+    }
+}

@@ -1,0 +1,426 @@
+import { describe, expect, it } from 'vitest';
+import { fireEvent, render, waitFor } from '@testing-library/svelte';
+import { tick } from 'svelte';
+import Settings from '../src/lib/views/Settings.svelte';
+import { Navigation, type SettingsPage } from '../src/lib/state/navigation.svelte';
+import { SessionState } from '../src/lib/state/session.svelte';
+import { EncryptionState } from '../src/lib/state/encryption.svelte';
+import { ACCOUNT, FakeBackend, NOW, PROFILE, POLICY, RECOVERY_CODE, deferred, fail, keyStatus } from './fake-backend';
+import type { Profile } from '../src/lib/ipc';
+
+async function setup(page: SettingsPage, backend = new FakeBackend()) {
+  const nav = new Navigation();
+  nav.settings(page);
+  const session = new SessionState(backend);
+  session.account = ACCOUNT;
+  session.phase = 'signed_in';
+  const encryption = new EncryptionState(backend);
+  await encryption.attach();
+  const view = render(Settings, { backend, nav, session, encryption });
+  const $ = (selector: string) => document.querySelector<HTMLElement>(selector);
+  const $$ = (selector: string) => [...document.querySelectorAll<HTMLElement>(selector)];
+  return { backend, nav, session, encryption, view, $, $$ };
+}
+
+describe('Settings navigation', () => {
+  it('has a tab per page and marks the current one', async () => {
+    const { $, nav } = await setup('account');
+    for (const id of ['account', 'communication', 'encryption', 'devices', 'privacy', 'general']) expect($(`#settings-tab-${id}`)).not.toBeNull();
+    expect($('#settings-tab-account')?.getAttribute('aria-current')).toBe('page');
+    await fireEvent.click($('#settings-tab-privacy')!);
+    expect(nav.settingsPage).toBe('privacy');
+    expect($('#settings-tab-privacy')?.getAttribute('aria-current')).toBe('page');
+  });
+});
+
+describe('Settings → Account', () => {
+  it('loads the profile; loading and error states', async () => {
+    const backend = new FakeBackend();
+    const pending = deferred<Profile>();
+    backend.profile.mockReturnValueOnce(pending.promise);
+    const { $ } = await setup('account', backend);
+    await tick();
+    expect(document.body.textContent).toMatch(/Loading your profile/);
+    pending.reject(fail('network', 'Offline.'));
+    await waitFor(() => expect($('#error-banner')?.textContent).toMatch(/Offline/));
+    await fireEvent.click($('#error-banner button')!);
+    await waitFor(() => expect(($('#profile-first') as HTMLInputElement).value).toBe('Ada'));
+    expect($('#profile-form')?.textContent).toMatch(/Confirmed/);
+  });
+
+  it('sends only what changed, including a new postal address', async () => {
+    const { $, backend } = await setup('account');
+    await waitFor(() => expect($('#profile-first')).not.toBeNull());
+    await fireEvent.click($('#profile-save')!);
+    expect(document.body.textContent).toMatch(/Nothing to save/);
+    await fireEvent.input($('#profile-last')!, { target: { value: 'King' } });
+    await fireEvent.input($('#profile-line1')!, { target: { value: ' 12 St James’s Square ' } });
+    await fireEvent.input($('#profile-city')!, { target: { value: 'London' } });
+    await fireEvent.click($('#profile-save')!);
+    await waitFor(() => expect(backend.updateProfile).toHaveBeenCalled());
+    expect(backend.updateProfile).toHaveBeenCalledWith({
+      first_name: null,
+      last_name: 'King',
+      email: null,
+      postal_address: { line1: '12 St James’s Square', line2: '', city: 'London', region: '', postal_code: '', country: '' },
+    });
+    await waitFor(() => expect($('#profile-saved')?.textContent).toBe('Saved.'));
+  });
+
+  it('a new email waits for its link; a taken one is refused by the field', async () => {
+    const backend = new FakeBackend();
+    const { $ } = await setup('account', backend);
+    await waitFor(() => expect($('#profile-email')).not.toBeNull());
+    await fireEvent.input($('#profile-email')!, { target: { value: 'nope' } });
+    await fireEvent.click($('#profile-save')!);
+    expect($('#profile-email-error')?.textContent).toMatch(/name@example\.com/);
+    backend.updateProfile.mockRejectedValueOnce(fail('email_taken'));
+    await fireEvent.input($('#profile-email')!, { target: { value: 'grace@example.com' } });
+    await fireEvent.click($('#profile-save')!);
+    await waitFor(() => expect($('#profile-email-error')?.textContent).toMatch(/Another account/));
+    await fireEvent.click($('#profile-save')!);
+    await waitFor(() => expect($('#profile-saved')?.textContent).toMatch(/We sent a link to grace@example\.com/));
+    expect(document.body.textContent).toMatch(/Waiting for confirmation/);
+  });
+
+  it('removes a saved address', async () => {
+    const backend = new FakeBackend();
+    backend.profile.mockResolvedValue({ ...PROFILE, postal_address: { line1: 'a', line2: '', city: 'b', region: '', postal_code: '1', country: 'UK' } });
+    const { $ } = await setup('account', backend);
+    await waitFor(() => expect($('#profile-remove-address')).not.toBeNull());
+    await fireEvent.click($('#profile-remove-address')!);
+    await fireEvent.click($('#profile-save')!);
+    await waitFor(() => expect(backend.updateProfile).toHaveBeenCalled());
+    expect(backend.updateProfile.mock.calls[0][0].postal_address).toEqual({ line1: '', line2: '', city: '', region: '', postal_code: '', country: '' });
+  });
+
+  it('changes the password: checks, wrong current password, success', async () => {
+    const backend = new FakeBackend();
+    const { $ } = await setup('account', backend);
+    await fireEvent.click($('#password-submit')!);
+    expect($('#password-current-error')).not.toBeNull();
+    expect($('#password-new-error')?.textContent).toMatch(/at least 10/);
+    await fireEvent.input($('#password-current')!, { target: { value: 'old password!' } });
+    await fireEvent.input($('#password-new')!, { target: { value: 'a new long password' } });
+    await fireEvent.input($('#password-repeat')!, { target: { value: 'a new long passwort' } });
+    await fireEvent.click($('#password-submit')!);
+    expect($('#password-repeat-error')?.textContent).toMatch(/not the same/);
+    await fireEvent.input($('#password-repeat')!, { target: { value: 'a new long password' } });
+    backend.changePassword.mockRejectedValueOnce(fail('invalid_credentials'));
+    await fireEvent.click($('#password-submit')!);
+    await waitFor(() => expect($('#password-current-error')?.textContent).toMatch(/not your current password/));
+    await fireEvent.input($('#password-current')!, { target: { value: 'old password!' } });
+    await fireEvent.input($('#password-new')!, { target: { value: 'a new long password' } });
+    await fireEvent.input($('#password-repeat')!, { target: { value: 'a new long password' } });
+    await fireEvent.click($('#password-submit')!);
+    await waitFor(() => expect($('#password-changed')?.textContent).toMatch(/Other devices must sign in again/));
+    expect(backend.changePassword).toHaveBeenLastCalledWith({ current_password: 'old password!', new_password: 'a new long password' });
+  });
+});
+
+describe('Settings → Communication', () => {
+  it('shows five categories: alerts on, the rest off; a toggle saves at once', async () => {
+    const { $, backend } = await setup('communication');
+    await waitFor(() => expect($('#pref-operational-alerts')).not.toBeNull());
+    expect(($('#pref-operational-alerts') as HTMLInputElement).checked).toBe(true);
+    for (const id of ['product-announcements', 'software-updates', 'surveys-research', 'newsletter'])
+      expect(($(`#pref-${id}`) as HTMLInputElement).checked).toBe(false);
+    expect($('#pref-newsletter')?.getAttribute('role')).toBe('switch');
+    await fireEvent.click($('#pref-newsletter')!);
+    await waitFor(() => expect(backend.setPreferences).toHaveBeenCalled());
+    expect(backend.setPreferences.mock.calls[0][0]).toMatchObject({ newsletter: true, operational_alerts: true, software_updates: false });
+    expect(document.body.textContent).toMatch(/privacy policy are always emailed/);
+  });
+
+  it('puts a toggle back when saving fails', async () => {
+    const backend = new FakeBackend();
+    backend.setPreferences.mockRejectedValueOnce(fail('network', 'Offline.'));
+    const { $ } = await setup('communication', backend);
+    await waitFor(() => expect($('#pref-newsletter')).not.toBeNull());
+    await fireEvent.click($('#pref-newsletter')!);
+    await waitFor(() => expect(document.body.textContent).toMatch(/Offline\. Your choice was not saved/));
+    expect(($('#pref-newsletter') as HTMLInputElement).checked).toBe(false);
+  });
+
+  it('shows a load error', async () => {
+    const backend = new FakeBackend();
+    backend.preferences.mockRejectedValueOnce(fail('server', 'Down.'));
+    const { $ } = await setup('communication', backend);
+    await waitFor(() => expect($('#error-banner')?.textContent).toMatch(/Down/));
+  });
+});
+
+describe('Settings → Encryption', () => {
+  it('default key: the mode, when it changed, and a switch to private with a new recovery code and progress', async () => {
+    const { $, backend, encryption } = await setup('encryption');
+    await waitFor(() => expect($('#key-mode')?.dataset.mode).toBe('default'));
+    expect($('#key-changed-at')?.textContent).toMatch(/Not changed since you signed up/);
+    expect($('#key-lock')).toBeNull();
+    await fireEvent.click($('#key-switch')!);
+    expect($('#key-dialog')).not.toBeNull();
+    await fireEvent.click($('#key-submit')!);
+    await waitFor(() => expect($('#key-new-error')?.textContent).toMatch(/Choose your encryption key/));
+    expect($('#key-password-error')?.textContent).toMatch(/account password/);
+    expect($('#key-confirm-error')).not.toBeNull();
+    await fireEvent.input($('#key-new')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#key-repeat')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#key-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#key-confirm')!);
+    await fireEvent.click($('#key-submit')!);
+    await waitFor(() => expect($('#recovery-dialog')).not.toBeNull());
+    expect(backend.switchKeyMode).toHaveBeenCalledWith('private', 'purple elephant quietly dances', 'pw');
+    expect($('#recovery-code')?.textContent?.replace(/\s/g, '')).toBe(RECOVERY_CODE);
+    // Escape does not throw away an unsaved code.
+    await fireEvent.keyDown($('#recovery-dialog')!, { key: 'Escape' });
+    expect($('#recovery-dialog')).not.toBeNull();
+    await fireEvent.click($('#recovery-saved')!);
+    await fireEvent.click($('#recovery-continue')!);
+    expect($('#recovery-dialog')).toBeNull();
+    expect($('#key-progress')).not.toBeNull();
+    backend.emit('keyProgress', { stage: 'Uploading your backups again', done: 30, total: 120 });
+    await tick();
+    expect($('#key-progress')?.textContent).toMatch(/Uploading your backups again….*30 of 120 · 25%/s);
+    backend.emit('keyFinished', keyStatus({ mode: 'private', changed_at: NOW }));
+    await tick();
+    expect($('#key-progress')).toBeNull();
+    expect($('#key-mode')?.dataset.mode).toBe('private');
+    expect(encryption.switchDone).toBe(true);
+  });
+
+  it('a failed switch says it will resume', async () => {
+    const backend = new FakeBackend();
+    backend.keyStatus.mockResolvedValue(keyStatus({ switch_in_progress: true }));
+    const { $ } = await setup('encryption', backend);
+    await waitFor(() => expect($('#key-progress')).not.toBeNull());
+    backend.emit('keyFailed', { type: 'network', message: 'Connection lost.' });
+    await tick();
+    expect(document.body.textContent).toMatch(/The key switch stopped.*Connection lost\. It resumes by itself/s);
+  });
+
+  it('private key: change it (password and current key checked), lock now', async () => {
+    const backend = new FakeBackend();
+    backend.keyStatus.mockResolvedValue(keyStatus({ mode: 'private', changed_at: NOW - 86_400_000 }));
+    const { $, session } = await setup('encryption', backend);
+    await waitFor(() => expect($('#key-change')).not.toBeNull());
+    expect($('#key-changed-at')?.textContent).toMatch(/Last changed Yesterday/);
+    await fireEvent.click($('#key-change')!);
+    await fireEvent.input($('#key-current')!, { target: { value: 'old key words here' } });
+    await fireEvent.input($('#key-new')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#key-repeat')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#key-password')!, { target: { value: 'pw' } });
+    backend.changeKey.mockRejectedValueOnce(fail('invalid_credentials', 'The current key is not right.'));
+    await fireEvent.click($('#key-submit')!);
+    await waitFor(() => expect($('#key-current-error')?.textContent).toMatch(/not your current key/));
+    await fireEvent.input($('#key-current')!, { target: { value: 'old key words here' } });
+    await fireEvent.input($('#key-new')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#key-repeat')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#key-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#key-submit')!);
+    await waitFor(() => expect($('#key-dialog')).toBeNull());
+    expect(backend.changeKey).toHaveBeenLastCalledWith('old key words here', 'purple elephant quietly dances', 'pw');
+    expect(document.body.textContent).toMatch(/Your encryption key was changed/);
+    await fireEvent.click($('#key-lock')!);
+    await waitFor(() => expect(session.phase).toBe('locked'));
+  });
+
+  it('switching to default needs the current key, the password and a confirmation', async () => {
+    const backend = new FakeBackend();
+    backend.keyStatus.mockResolvedValue(keyStatus({ mode: 'private' }));
+    const { $ } = await setup('encryption', backend);
+    await waitFor(() => expect($('#key-switch')).not.toBeNull());
+    await fireEvent.click($('#key-switch')!);
+    expect($('#key-dialog')?.textContent).toMatch(/could open your files/);
+    expect($('#key-new')).toBeNull();
+    await fireEvent.input($('#key-current')!, { target: { value: 'my key' } });
+    await fireEvent.input($('#key-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#key-confirm')!);
+    await fireEvent.click($('#key-submit')!);
+    await waitFor(() => expect(backend.switchKeyMode).toHaveBeenCalledWith('default', 'my key', 'pw'));
+  });
+
+  it('Escape closes the key dialog', async () => {
+    const { $ } = await setup('encryption');
+    await waitFor(() => expect($('#key-switch')).not.toBeNull());
+    await fireEvent.click($('#key-switch')!);
+    await fireEvent.keyDown($('#key-dialog')!, { key: 'Escape' });
+    expect($('#key-dialog')).toBeNull();
+  });
+});
+
+describe('Settings → Devices & sessions', () => {
+  it('lists active sessions and devices; signs one session out', async () => {
+    const { $, $$, backend } = await setup('devices');
+    await waitFor(() => expect($$('#session-list li')).toHaveLength(2));
+    expect($('#session-list li[data-session="sess-1"]')?.textContent).toMatch(/This device/);
+    expect($('#session-list li[data-session="sess-1"] button')).toBeNull();
+    await waitFor(() => expect($('#device-list li')?.textContent).toMatch(/ada-laptop.*This computer.*2 backups/s));
+    await fireEvent.click($('#session-list li[data-session="sess-2"] button')!);
+    await waitFor(() => expect(backend.revokeSession).toHaveBeenCalledWith('sess-2'));
+    await waitFor(() => expect($$('#session-list li')).toHaveLength(1));
+  });
+
+  it('says when a revoke failed', async () => {
+    const backend = new FakeBackend();
+    backend.revokeSession.mockRejectedValueOnce(fail('network', 'Offline.'));
+    const { $ } = await setup('devices', backend);
+    await waitFor(() => expect($('#session-list li[data-session="sess-2"] button')).not.toBeNull());
+    await fireEvent.click($('#session-list li[data-session="sess-2"] button')!);
+    await waitFor(() => expect(document.body.textContent).toMatch(/Offline\. The session is still active/));
+  });
+
+  it('signs out everywhere after a confirmation', async () => {
+    const { $, backend, session } = await setup('devices');
+    await fireEvent.click($('#sign-out-everywhere')!);
+    expect($('#sign-out-everywhere-dialog')?.textContent).toMatch(/this one too/);
+    await fireEvent.click($('#sign-out-everywhere-confirm')!);
+    await waitFor(() => expect(session.phase).toBe('signed_out'));
+    expect(backend.signOutEverywhere).toHaveBeenCalledOnce();
+    expect(session.notice).toMatch(/signed out on every device/);
+  });
+
+  it('shows empty and error states', async () => {
+    const backend = new FakeBackend();
+    backend.listSessions.mockRejectedValueOnce(fail('server', 'Sessions down.'));
+    backend.listDevices.mockResolvedValueOnce([]);
+    const { $ } = await setup('devices', backend);
+    await waitFor(() => expect($('#error-banner')?.textContent).toMatch(/Sessions down/));
+    expect(document.body.textContent).toMatch(/No device has backed up yet/);
+  });
+});
+
+describe('Settings → Privacy', () => {
+  it('shows the policy text and when it was accepted', async () => {
+    const { $ } = await setup('privacy');
+    await waitFor(() => expect($('#policy-text')).not.toBeNull());
+    expect($('#policy-text h3')?.textContent).toBe('Privacy policy');
+    expect($('#policy-text')?.textContent).toMatch(/We keep only what we need\./);
+    expect([...document.querySelectorAll('#policy-text li')].map((li) => li.textContent)).toEqual(['Encrypted on your device', 'Never sold']);
+    expect($('#policy-status')?.textContent).toMatch(/You accepted it on/);
+    expect($('#policy-accept')).toBeNull();
+  });
+
+  it('asks to accept a newer policy', async () => {
+    const backend = new FakeBackend();
+    backend.policy.mockResolvedValue({ ...POLICY, version: '2025-07-01', accepted_version: '2025-06-01' });
+    const { $ } = await setup('privacy', backend);
+    await waitFor(() => expect($('#policy-accept')).not.toBeNull());
+    expect(document.body.textContent).toMatch(/changed since you last accepted it/);
+    await fireEvent.click($('#policy-accept')!);
+    await waitFor(() => expect($('#policy-accept')).toBeNull());
+    expect(backend.acceptPolicy).toHaveBeenCalledWith('2025-07-01');
+  });
+
+  it('exports to a path from the save dialog; cancel does nothing', async () => {
+    const { $, backend } = await setup('privacy');
+    backend.pickSavePath.mockResolvedValueOnce(null);
+    await fireEvent.click($('#export-data')!);
+    await tick();
+    expect(backend.exportData).not.toHaveBeenCalled();
+    await fireEvent.click($('#export-data')!);
+    await waitFor(() => expect($('#export-result')?.textContent).toMatch(/Saved 48.2 KB to \/home\/ada\/coffer-export-\d{4}-\d\d-\d\d\.json/));
+    expect(backend.pickSavePath.mock.calls[1][0]).toMatch(/^coffer-export-\d{4}-\d\d-\d\d\.json$/);
+  });
+
+  it('says what to do when the export fails', async () => {
+    const backend = new FakeBackend();
+    backend.exportData.mockRejectedValueOnce(fail('io', 'Permission denied.'));
+    const { $ } = await setup('privacy', backend);
+    await fireEvent.click($('#export-data')!);
+    await waitFor(() => expect(document.body.textContent).toMatch(/Permission denied\. Try again, or choose another folder/));
+  });
+
+  it('deletes the account: explains 10 business days, needs the password, signs out with the date', async () => {
+    const { $, backend, session } = await setup('privacy');
+    await fireEvent.click($('#delete-account')!);
+    expect($('#delete-dialog')?.textContent).toMatch(/10 business days/);
+    expect($('#delete-dialog')?.textContent).toMatch(/weekends and\s+public holidays do not count/);
+    await fireEvent.click($('#delete-confirm')!);
+    expect($('#delete-password-error')).not.toBeNull();
+    backend.deleteAccount.mockRejectedValueOnce(fail('invalid_credentials'));
+    await fireEvent.input($('#delete-password')!, { target: { value: 'wrong' } });
+    await fireEvent.click($('#delete-confirm')!);
+    await waitFor(() => expect($('#delete-password-error')?.textContent).toMatch(/not right/));
+    await fireEvent.input($('#delete-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#delete-confirm')!);
+    await waitFor(() => expect(session.phase).toBe('signed_out'));
+    expect(backend.deleteAccount).toHaveBeenLastCalledWith('pw', false);
+    expect(session.notice).toMatch(/will be purged on/);
+  });
+
+  it('"purge now" is passed through', async () => {
+    const { $, backend, session } = await setup('privacy');
+    await fireEvent.click($('#delete-account')!);
+    await fireEvent.click($('#delete-purge-now')!);
+    await fireEvent.input($('#delete-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#delete-confirm')!);
+    await waitFor(() => expect(backend.deleteAccount).toHaveBeenCalledWith('pw', true));
+    expect(session.notice).toMatch(/being purged now/);
+  });
+});
+
+describe('Settings → General', () => {
+  it('turns start at login on, and puts it back when that fails', async () => {
+    const backend = new FakeBackend();
+    const { $ } = await setup('general', backend);
+    await waitFor(() => expect($('#autostart')).not.toBeNull());
+    expect(($('#autostart') as HTMLInputElement).checked).toBe(false);
+    await fireEvent.click($('#autostart')!);
+    await waitFor(() => expect(backend.setAutostart).toHaveBeenCalledWith(true));
+    expect(($('#autostart') as HTMLInputElement).checked).toBe(true);
+    backend.setAutostart.mockRejectedValueOnce(fail('io', 'No autostart folder.'));
+    await fireEvent.click($('#autostart')!);
+    await waitFor(() => expect(document.body.textContent).toMatch(/No autostart folder\. The setting was not changed/));
+    expect(($('#autostart') as HTMLInputElement).checked).toBe(true);
+  });
+});
+
+describe('Settings → Account: email confirmation and two-step sign-in', () => {
+  it('resends the confirmation link for an unconfirmed address', async () => {
+    const backend = new FakeBackend();
+    backend.profile.mockResolvedValue({ ...PROFILE, email_verified: false });
+    const { $ } = await setup('account', backend);
+    await waitFor(() => expect($('#resend-verification')).not.toBeNull());
+    expect(document.body.textContent).toMatch(/Not confirmed/);
+    await fireEvent.click($('#resend-verification')!);
+    await waitFor(() => expect(document.body.textContent).toMatch(/Sent\. Open the link/));
+    expect(backend.resendVerification).toHaveBeenCalledOnce();
+  });
+
+  it('turns two-step sign-in on: secret, code, recovery codes once', async () => {
+    const { $, $$, backend } = await setup('account');
+    await waitFor(() => expect($('#totp-start')).not.toBeNull());
+    expect($('#totp-state')?.textContent).toMatch(/Off/);
+    await fireEvent.click($('#totp-start')!);
+    await waitFor(() => expect($('#totp-secret')).not.toBeNull());
+    expect($('#totp-secret')?.textContent).toBe('JBSWY3DPEHPK3PXP');
+    await fireEvent.input($('#totp-code')!, { target: { value: '12' } });
+    await fireEvent.click($('#totp-enable')!);
+    expect($('#totp-code-error')?.textContent).toMatch(/6-digit/);
+    await fireEvent.input($('#totp-code')!, { target: { value: '123456' } });
+    await fireEvent.click($('#totp-enable')!);
+    await waitFor(() => expect($$('#totp-recovery-codes li')).toHaveLength(3));
+    expect(backend.totpEnable).toHaveBeenCalledWith('123456');
+    await fireEvent.click($('#totp-done')!);
+    expect($('#totp-codes-saved-error')).not.toBeNull();
+    await fireEvent.click($('#totp-codes-saved')!);
+    backend.profile.mockResolvedValue({ ...PROFILE, totp_enabled: true });
+    await fireEvent.click($('#totp-done')!);
+    await waitFor(() => expect($('#totp-state')?.textContent).toMatch(/On/));
+    expect($('#totp-recovery-codes')).toBeNull();
+  });
+
+  it('turns it off with the password', async () => {
+    const backend = new FakeBackend();
+    backend.profile.mockResolvedValue({ ...PROFILE, totp_enabled: true });
+    const { $ } = await setup('account', backend);
+    await waitFor(() => expect($('#totp-disable')).not.toBeNull());
+    await fireEvent.click($('#totp-disable')!);
+    await fireEvent.click($('#totp-disable-confirm')!);
+    expect($('#totp-disable-password-error')).not.toBeNull();
+    await fireEvent.input($('#totp-disable-password')!, { target: { value: 'pw' } });
+    backend.profile.mockResolvedValue({ ...PROFILE, totp_enabled: false });
+    await fireEvent.click($('#totp-disable-confirm')!);
+    await waitFor(() => expect(backend.totpDisable).toHaveBeenCalledWith('pw'));
+    await waitFor(() => expect($('#totp-state')?.textContent).toMatch(/Off/));
+  });
+});

@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import { fireEvent, render, waitFor } from '@testing-library/svelte';
+import Unlock from '../src/lib/views/Unlock.svelte';
+import App from '../src/App.svelte';
+import { SessionState } from '../src/lib/state/session.svelte';
+import { ACCOUNT, FakeBackend, deferred, fail, keyStatus, status } from './fake-backend';
+import type { KeyStatus } from '../src/lib/ipc';
+
+function setup(backend = new FakeBackend()) {
+  const session = new SessionState(backend);
+  session.account = ACCOUNT;
+  session.phase = 'locked';
+  const view = render(Unlock, { session });
+  const $ = (selector: string) => view.container.querySelector<HTMLElement>(selector);
+  return { backend, session, $ };
+}
+
+describe('Unlock', () => {
+  it('asks for the key, for this account', () => {
+    const { $ } = setup();
+    expect(document.body.textContent).toMatch(/ada@example\.com uses a private encryption key/);
+    expect(($('#unlock-key') as HTMLInputElement).type).toBe('password');
+    expect(($('#unlock-remember') as HTMLInputElement).checked).toBe(false);
+  });
+
+  it('needs a key before sending', async () => {
+    const { $, backend } = setup();
+    await fireEvent.click($('#unlock-submit')!);
+    expect($('#unlock-key-error')?.textContent).toMatch(/Enter your encryption key/);
+    expect(backend.unlock).not.toHaveBeenCalled();
+  });
+
+  it('unlocks with the key, remembering it when asked', async () => {
+    const { $, backend, session } = setup();
+    await fireEvent.input($('#unlock-key')!, { target: { value: 'purple elephant' } });
+    await fireEvent.click($('#unlock-remember')!);
+    await fireEvent.click($('#unlock-submit')!);
+    await waitFor(() => expect(session.phase).toBe('signed_in'));
+    expect(backend.unlock).toHaveBeenCalledWith('purple elephant', true);
+  });
+
+  it('is busy while checking, and says plainly when the key is wrong', async () => {
+    const backend = new FakeBackend();
+    const pending = deferred<KeyStatus>();
+    backend.unlock.mockReturnValueOnce(pending.promise);
+    const { $, session } = setup(backend);
+    await fireEvent.input($('#unlock-key')!, { target: { value: 'nope' } });
+    await fireEvent.click($('#unlock-submit')!);
+    expect($('#unlock-submit')?.textContent).toMatch(/Unlocking/);
+    pending.reject(fail('invalid_credentials', 'Wrong key.'));
+    await waitFor(() => expect($('#unlock-key-error')?.textContent).toMatch(/does not unlock your files/));
+    expect(session.phase).toBe('locked');
+  });
+
+  it('other failures go to a banner', async () => {
+    const backend = new FakeBackend();
+    backend.unlock.mockRejectedValueOnce(fail('network', 'Offline.'));
+    const { $ } = setup(backend);
+    await fireEvent.input($('#unlock-key')!, { target: { value: 'k' } });
+    await fireEvent.click($('#unlock-submit')!);
+    await waitFor(() => expect($('#error-banner')?.textContent).toMatch(/Offline\..*Check your connection/));
+  });
+
+  it('uses the recovery code instead', async () => {
+    const { $, backend, session } = setup();
+    await fireEvent.click($('#unlock-use-recovery')!);
+    expect($('#unlock-key')).toBeNull();
+    await waitFor(() => expect(document.activeElement).toBe($('#unlock-recovery-code')));
+    await fireEvent.input($('#unlock-recovery-code')!, { target: { value: ' K7QM-2XPA ' } });
+    await fireEvent.click($('#unlock-submit')!);
+    await waitFor(() => expect(session.phase).toBe('signed_in'));
+    expect(backend.unlockWithRecovery).toHaveBeenCalledWith('K7QM-2XPA', false);
+  });
+
+  it('explains "lost both" and can start over after a password', async () => {
+    const { $, backend, session } = setup();
+    expect($('#unlock-lost')?.textContent).toMatch(/nobody can open the files backed up so far/);
+    await fireEvent.click($('#unlock-start-over')!);
+    expect(document.querySelector('#start-over-dialog')).not.toBeNull();
+    await fireEvent.click(document.querySelector('#start-over-confirm')!);
+    await waitFor(() => expect(document.querySelector('#start-over-password-error')?.textContent).toMatch(/password/));
+    expect(backend.deleteAccount).not.toHaveBeenCalled();
+    await fireEvent.input(document.querySelector('#start-over-password')!, { target: { value: 'pw' } });
+    await fireEvent.click(document.querySelector('#start-over-confirm')!);
+    await waitFor(() => expect(session.phase).toBe('signed_out'));
+    expect(backend.deleteAccount).toHaveBeenCalledWith('pw', true);
+    expect(session.notice).toMatch(/deleted/);
+  });
+
+  it('signs out', async () => {
+    const { $, backend, session } = setup();
+    await fireEvent.click($('#unlock-sign-out')!);
+    await waitFor(() => expect(session.phase).toBe('signed_out'));
+    expect(backend.signOut).toHaveBeenCalled();
+  });
+});
+
+describe('App gates', () => {
+  const render$ = (backend: FakeBackend) => {
+    const view = render(App, { backend });
+    return (s: string) => view.container.querySelector<HTMLElement>(s);
+  };
+
+  it('opens on Unlock when the agent says locked, then on the Overview', async () => {
+    const backend = new FakeBackend();
+    backend.appStatus.mockResolvedValue(status({ signed_in: true, account: ACCOUNT, locked: true }));
+    const $ = render$(backend);
+    await waitFor(() => expect($('#unlock-key')).not.toBeNull());
+    expect($('#nav-dashboard')).toBeNull();
+    await fireEvent.input($('#unlock-key')!, { target: { value: 'k' } });
+    await fireEvent.click($('#unlock-submit')!);
+    await waitFor(() => expect($('#backup-now')).not.toBeNull());
+  });
+
+  it('asks for the key after signing in to a locked account', async () => {
+    const backend = new FakeBackend();
+    const $ = render$(backend);
+    await waitFor(() => expect($('#show-signin')).not.toBeNull());
+    backend.appStatus.mockResolvedValue(status({ signed_in: true, account: ACCOUNT, locked: true }));
+    await fireEvent.click($('#show-signin')!);
+    await fireEvent.input($('#signin-email')!, { target: { value: 'ada@example.com' } });
+    await fireEvent.input($('#signin-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#signin-submit')!);
+    await waitFor(() => expect($('#unlock-key')).not.toBeNull());
+  });
+
+  it('Lock now in Settings → Encryption returns to Unlock', async () => {
+    const backend = new FakeBackend();
+    backend.appStatus.mockResolvedValue(status({ signed_in: true, account: ACCOUNT }));
+    backend.keyStatus.mockResolvedValue(keyStatus({ mode: 'private', remembered: true }));
+    const $ = render$(backend);
+    await waitFor(() => expect($('#nav-settings')).not.toBeNull());
+    await fireEvent.click($('#nav-settings')!);
+    await fireEvent.click($('#settings-tab-encryption')!);
+    await waitFor(() => expect($('#key-lock')).not.toBeNull());
+    expect($('#key-mode')?.textContent).toMatch(/Unlocked · remembered/);
+    await fireEvent.click($('#key-lock')!);
+    await waitFor(() => expect($('#unlock-key')).not.toBeNull());
+  });
+
+  it('asks to read a newer privacy policy, and stops asking once accepted', async () => {
+    const backend = new FakeBackend();
+    backend.appStatus.mockResolvedValue(status({ signed_in: true, account: ACCOUNT }));
+    backend.policy.mockResolvedValue({
+      version: '2025-06-01',
+      published_at: Date.now(),
+      text: 'New.',
+      accepted_version: '2024-01-01',
+      accepted_at: Date.now() - 1e10,
+    });
+    const $ = render$(backend);
+    await waitFor(() => expect($('#policy-banner')).not.toBeNull());
+    await fireEvent.click($('#policy-review')!);
+    await waitFor(() => expect($('#policy-accept')).not.toBeNull());
+    expect($('#policy-banner')).toBeNull();
+    await fireEvent.click($('#policy-accept')!);
+    await waitFor(() => expect(backend.acceptPolicy).toHaveBeenCalledWith('2025-06-01'));
+    await fireEvent.click($('#nav-dashboard')!);
+    expect($('#policy-banner')).toBeNull();
+  });
+
+  it('a policy that cannot be checked does not get in the way', async () => {
+    const backend = new FakeBackend();
+    backend.appStatus.mockResolvedValue(status({ signed_in: true, account: ACCOUNT }));
+    backend.policy.mockRejectedValue(fail('server', 'unknown command policy'));
+    const $ = render$(backend);
+    await waitFor(() => expect($('#backup-now')).not.toBeNull());
+    expect($('#policy-banner')).toBeNull();
+    expect($('#error-banner')).toBeNull();
+  });
+
+  it('every screen has a sidebar entry with a stable id', async () => {
+    const backend = new FakeBackend();
+    backend.appStatus.mockResolvedValue(status({ signed_in: true, account: ACCOUNT }));
+    const $ = render$(backend);
+    await waitFor(() => expect($('#nav-dashboard')).not.toBeNull());
+    const expectations: [string, string][] = [
+      ['#nav-folders', '#folders-usage'],
+      ['#nav-add-folder', '#add-folder-path'],
+      ['#nav-restore', '#restore-snapshot'],
+      ['#nav-schedule', '#watch-status'],
+      ['#nav-activity', '#activity-backups'],
+      ['#nav-settings', '#profile-first'],
+      ['#nav-dashboard', '#backup-now'],
+    ];
+    for (const [nav, landmark] of expectations) {
+      await fireEvent.click($(nav)!);
+      await waitFor(() => expect($(landmark)).not.toBeNull());
+      expect($(nav)?.getAttribute('aria-current')).toBe('page');
+    }
+  });
+});
