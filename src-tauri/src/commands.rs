@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use coffer_client::{
     AccountInfo, Activity, Agent, DeviceInfo, ExcludedFile, ExclusionSettings, FileVersion, FolderUsage, ScheduleSettings,
     SchedulerStatus, SearchHit, TreeEntry, VerifyReport, Profile, ProfileUpdate, PasswordChange, SessionRecord,
-    CommunicationPreferences, PolicyInfo, ExportResult, DeletionScheduled, KeyMode, KeyStatus, KeyStrength, TotpSetup, AppStatus, Dashboard, Error, ErrorKind, FolderInfo, RestoreRequest, RestoreSummary,
+    CommunicationPreferences, PolicyInfo, ExportResult, DeletionScheduled, KeyMode, KeyStatus, KeyStrength, TotpSetup, RetentionSettings, RetentionOutcome, AppStatus, Dashboard, Error, ErrorKind, FolderInfo, RestoreRequest, RestoreSummary,
     SignInRequest, SignUpRequest, SignUpResult, SnapshotInfo,
 };
 use tauri::{AppHandle, Emitter, State};
@@ -332,6 +332,30 @@ pub async fn save_text_file(path: String, text: String) -> Result<(), Error> {
     tauri::async_runtime::spawn_blocking(move || coffer_client::save_private_text(&path, &text))
         .await
         .unwrap_or_else(|_| Err(Error::new(ErrorKind::Io, "the file could not be saved")))
+}
+
+/// Both key and recovery code are lost: delete the unreadable backups and
+/// begin again with a new key. Returns the new recovery code for a private key.
+#[tauri::command]
+pub async fn start_over(app: AppHandle, agent: AgentState<'_>, new_key: Option<String>, password: String) -> Result<Option<String>, Error> {
+    let code = blocking(&agent, move |a| a.start_over(new_key.as_deref(), &password)).await?;
+    tray::refresh(&app);
+    Ok(code)
+}
+
+#[tauri::command]
+pub async fn retention(agent: AgentState<'_>) -> Result<RetentionSettings, Error> {
+    blocking(&agent, |a| a.retention()).await
+}
+
+#[tauri::command]
+pub async fn set_retention(agent: AgentState<'_>, settings: RetentionSettings) -> Result<RetentionSettings, Error> {
+    blocking(&agent, move |a| a.set_retention(&settings)).await
+}
+
+#[tauri::command]
+pub async fn apply_retention(agent: AgentState<'_>, preview: bool, confirm_large: bool) -> Result<RetentionOutcome, Error> {
+    blocking(&agent, move |a| a.apply_retention(preview, confirm_large)).await
 }
 
 #[tauri::command]

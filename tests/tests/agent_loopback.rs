@@ -234,3 +234,85 @@ fn the_restore_browser_lists_searches_and_shows_versions() {
     assert_eq!(runs.len(), 3);
     assert_eq!(runs[0].snapshot_id.as_deref(), Some(third.snapshot_id.as_str()));
 }
+
+#[test]
+fn exclusions_shape_the_backup_and_restores_go_back_where_files_were() {
+    use coffer_client::{ConflictPolicy, ExclusionSettings};
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("Project");
+    fs::create_dir_all(data.join("node_modules/dep")).unwrap();
+    fs::write(data.join("node_modules/dep/index.js"), b"dependency").unwrap();
+    fs::write(data.join("draft.tmp"), b"scratch").unwrap();
+    fs::write(data.join("plan.md"), b"the plan").unwrap();
+    let agent = agent(&home.path().join("agent"));
+    sign_up(&agent, &server, "exclude@example.com");
+    agent.add_folder(data.to_str().unwrap()).unwrap();
+
+    let err = agent.set_exclusions(&ExclusionSettings { patterns: vec!["[broken".into()], max_file_size: None, presets: vec![] }).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInput);
+    agent
+        .set_exclusions(&ExclusionSettings { patterns: vec!["*.tmp".into()], max_file_size: None, presets: vec!["node_modules".into()] })
+        .unwrap();
+    let excluded = agent.excluded_files().unwrap();
+    let mut reasons: Vec<_> = excluded.iter().map(|e| (Path::new(&e.path).file_name().unwrap().to_string_lossy().into_owned(), e.reason.clone())).collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons[0].0, "draft.tmp");
+    assert!(reasons[1].1.contains("node_modules"));
+    let usage = agent.folder_usage().unwrap();
+    assert_eq!((usage[0].files, usage[0].bytes, usage[0].excluded), (1, "the plan".len() as u64, 2));
+
+    let report = agent.backup_now(&mut |_| {}).unwrap();
+    assert_eq!(report.files_total, 1, "only plan.md is backed up");
+    let names: Vec<_> = agent.browse(&report.snapshot_id, Some(data.to_str().unwrap())).unwrap().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, vec!["plan.md"]);
+
+    // The plan is edited after the backup; restore to the original place.
+    fs::write(data.join("plan.md"), b"edited later").unwrap();
+    let request = |conflict| RestoreRequest { snapshot_id: report.snapshot_id.clone(), paths: vec![], target: None, conflict };
+    agent.restore(&request(ConflictPolicy::KeepBoth), &mut |_| {}).unwrap();
+    assert_eq!(fs::read(data.join("plan.md")).unwrap(), b"edited later", "keep both leaves the newer file");
+    assert_eq!(fs::read(data.join("plan (restored).md")).unwrap(), b"the plan");
+    let skipped = agent.restore(&request(ConflictPolicy::Skip), &mut |_| {}).unwrap();
+    assert_eq!(skipped.files, 0);
+    assert_eq!(skipped.skipped.len(), 1);
+    agent.restore(&request(ConflictPolicy::Overwrite), &mut |_| {}).unwrap();
+    assert_eq!(fs::read(data.join("plan.md")).unwrap(), b"the plan");
+    assert_eq!(fs::read(data.join("draft.tmp")).unwrap(), b"scratch", "excluded files are left alone");
+}
+
+#[test]
+fn retention_forgets_old_versions_and_what_is_kept_still_restores() {
+    use coffer_client::RetentionSettings;
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("Versions");
+    fs::create_dir(&data).unwrap();
+    let agent = agent(&home.path().join("agent"));
+    sign_up(&agent, &server, "retention@example.com");
+    agent.add_folder(data.to_str().unwrap()).unwrap();
+    for version in 0..4 {
+        fs::write(data.join("doc.txt"), format!("version {version}")).unwrap();
+        agent.backup_now(&mut |_| {}).unwrap();
+    }
+    let none = RetentionSettings { keep_last: 0, keep_hourly: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0, keep_yearly: 0, keep_within_days: None, automatic: false };
+    assert_eq!(agent.set_retention(&none).unwrap_err().kind, ErrorKind::InvalidInput, "a rule must keep something");
+    agent.set_retention(&RetentionSettings { keep_last: 2, ..none }).unwrap();
+
+    let preview = agent.apply_retention(true, false).unwrap();
+    assert_eq!((preview.kept, preview.removed.len()), (2, 2));
+    assert_eq!(agent.snapshots().unwrap().len(), 4, "a preview changes nothing");
+
+    let applied = agent.apply_retention(false, false).unwrap();
+    assert_eq!(applied.removed.len(), 2);
+    let left = agent.snapshots().unwrap();
+    assert_eq!(left.len(), 2);
+    let target = home.path().join("restored");
+    agent
+        .restore(&RestoreRequest { snapshot_id: left[1].id.clone(), paths: vec![], target: Some(target.to_string_lossy().into()), conflict: Default::default() }, &mut |_| {})
+        .unwrap();
+    assert_eq!(fs::read_to_string(target.join("Versions/doc.txt")).unwrap(), "version 2");
+    let (report, text) = agent.verify(true).unwrap();
+    assert!(report.ok, "{text}");
+}

@@ -150,3 +150,33 @@ fn changing_the_key_rewraps_and_switching_to_default_escrows() {
     assert!(!tablet.status().locked, "default-key accounts unlock at sign-in");
     assert!(tablet.snapshots().is_ok());
 }
+
+#[test]
+fn with_key_and_recovery_code_lost_the_person_can_start_over() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("Docs");
+    fs::create_dir(&data).unwrap();
+    fs::write(data.join("a.txt"), b"old life").unwrap();
+    let laptop = agent(&home.path().join("laptop"));
+    sign_up_private(&laptop, &server, "lost@example.com", KEY).unwrap();
+    laptop.add_folder(data.to_str().unwrap()).unwrap();
+    laptop.backup_now(&mut |_| {}).unwrap();
+
+    let new_machine = sign_in(&home.path().join("new"), &server, "lost@example.com");
+    assert!(new_machine.status().locked);
+    assert_eq!(new_machine.start_over(Some(NEW_KEY), "wrong password").unwrap_err().kind, ErrorKind::InvalidCredentials);
+    let phone = sign_in(&home.path().join("phone"), &server, "lost@example.com");
+    phone.unlock(KEY, false).expect("a refused start-over deleted nothing");
+
+    let code = new_machine.start_over(Some(NEW_KEY), PASSWORD).unwrap();
+    assert!(code.is_some(), "a new recovery code for the new key");
+    assert!(!new_machine.status().locked);
+    assert!(new_machine.snapshots().unwrap().is_empty(), "the unreadable backups are gone");
+    new_machine.add_folder(data.to_str().unwrap()).unwrap();
+    new_machine.backup_now(&mut |_| {}).unwrap();
+    let other = sign_in(&home.path().join("other"), &server, "lost@example.com");
+    assert_eq!(other.unlock(KEY, false).unwrap_err().kind, ErrorKind::WrongKey);
+    other.unlock(NEW_KEY, false).unwrap();
+    assert_eq!(other.snapshots().unwrap().len(), 1);
+}

@@ -448,6 +448,7 @@ async function restore(r: RestoreRequest): Promise<RestoreSummary> {
       r.paths.length === 0
         ? [{ path: `${snapshot.roots[0]}/photos/holiday-002.jpg`, reason: 'A damaged piece could not be read' }]
         : [],
+    warnings: [],
   };
   await emit('restore-finished', summary);
   return summary;

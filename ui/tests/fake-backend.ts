@@ -346,6 +346,7 @@ export class FakeBackend implements Backend {
     bytes: 3_400_000_000,
     target: request.target ?? 'the original folders',
     skipped: [],
+    warnings: [],
   }));
 
   pickFolder = vi.fn(async (): Promise<string | null> => '/home/ada/Picked');

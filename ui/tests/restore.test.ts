@@ -312,6 +312,7 @@ describe('Restore: choosing many and restoring', () => {
       bytes: 1000,
       target: '/t',
       skipped: [{ path: '/home/ada/Pictures/broken.jpg', reason: 'A damaged piece could not be read' }],
+      warnings: [],
     });
     const { $ } = await ready(backend);
     await fireEvent.input($('#restore-target')!, { target: { value: '/t' } });

@@ -95,6 +95,38 @@ enum Command {
         /// Snapshot id or a unique prefix of one.
         snapshot: String,
     },
+    /// Show or set how many versions are kept.
+    Retention {
+        #[arg(long)]
+        keep_last: Option<u32>,
+        #[arg(long)]
+        keep_hourly: Option<u32>,
+        #[arg(long)]
+        keep_daily: Option<u32>,
+        #[arg(long)]
+        keep_weekly: Option<u32>,
+        #[arg(long)]
+        keep_monthly: Option<u32>,
+        #[arg(long)]
+        keep_yearly: Option<u32>,
+        /// Keep every backup younger than this many days (0 = no such rule).
+        #[arg(long)]
+        keep_within_days: Option<u32>,
+        /// Apply the rules by itself once a day.
+        #[arg(long)]
+        automatic: Option<bool>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget backups the retention rules do not keep, and prune their data.
+    Forget {
+        /// Only show what would be forgotten.
+        #[arg(long)]
+        dry_run: bool,
+        /// Allow a prune that deletes more than half of the stored data.
+        #[arg(long)]
+        confirm_large: bool,
+    },
     /// Show which account and service this agent uses.
     Status {
         #[arg(long)]
@@ -388,6 +420,55 @@ fn run(cli: Cli) -> Result<()> {
         Command::Repair { snapshot } => {
             ensure_unlocked(&agent)?;
             print!("{}", agent.repair(&snapshot)?);
+        }
+        Command::Retention { keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly, keep_within_days, automatic, json } => {
+            let mut settings = agent.retention()?;
+            let changed = [keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly, keep_within_days].iter().any(Option::is_some)
+                || automatic.is_some();
+            settings.keep_last = keep_last.unwrap_or(settings.keep_last);
+            settings.keep_hourly = keep_hourly.unwrap_or(settings.keep_hourly);
+            settings.keep_daily = keep_daily.unwrap_or(settings.keep_daily);
+            settings.keep_weekly = keep_weekly.unwrap_or(settings.keep_weekly);
+            settings.keep_monthly = keep_monthly.unwrap_or(settings.keep_monthly);
+            settings.keep_yearly = keep_yearly.unwrap_or(settings.keep_yearly);
+            if let Some(days) = keep_within_days {
+                settings.keep_within_days = (days > 0).then_some(days);
+            }
+            settings.automatic = automatic.unwrap_or(settings.automatic);
+            if changed {
+                settings = agent.set_retention(&settings)?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&settings)?);
+            } else {
+                println!(
+                    "Keep the last {}, hourly {}, daily {}, weekly {}, monthly {}, yearly {}{}; applied {}",
+                    settings.keep_last,
+                    settings.keep_hourly,
+                    settings.keep_daily,
+                    settings.keep_weekly,
+                    settings.keep_monthly,
+                    settings.keep_yearly,
+                    settings.keep_within_days.map(|d| format!(", everything from the last {d} days")).unwrap_or_default(),
+                    if settings.automatic { "automatically once a day" } else { "only by `coffer forget`" }
+                );
+            }
+        }
+        Command::Forget { dry_run, confirm_large } => {
+            ensure_unlocked(&agent)?;
+            let outcome = agent.apply_retention(dry_run, confirm_large)?;
+            let verb = if dry_run { "Would forget" } else { "Forgot" };
+            println!("{verb} {} backups, keeping {}", outcome.removed.len(), outcome.kept);
+            for s in &outcome.removed {
+                println!("  {} {} {}", &s.id[..12], format_time(s.time), s.device_name);
+            }
+            if !dry_run {
+                println!(
+                    "Freed {} now; {} more once the 24-hour safety delay has passed",
+                    format_bytes(outcome.bytes_freed),
+                    format_bytes(outcome.bytes_waiting)
+                );
+            }
         }
         Command::Status { json } => {
             let status = agent.status();

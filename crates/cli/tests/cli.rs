@@ -147,10 +147,18 @@ fn without_a_keychain_each_command_signs_in_from_the_environment() {
     assert!(stderr(&out).contains("COFFER_PASSWORD"), "says how to proceed: {}", stderr(&out));
     coffer.ok_with_password(&["backup"]);
 
-    // Nothing secret was written next to the catalog.
-    for entry in fs::read_dir(home.path().join("agent")).unwrap() {
-        let bytes = fs::read(entry.unwrap().path()).unwrap();
-        assert!(!bytes.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()));
+    // Nothing secret was written next to the catalog (or in its caches).
+    let mut folders = vec![home.path().join("agent")];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let bytes = fs::read(&path).unwrap();
+            assert!(!bytes.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()), "{}", path.display());
+        }
     }
 }
 

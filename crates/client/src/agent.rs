@@ -74,7 +74,7 @@ pub struct Agent {
 }
 
 /// Marks the agent busy for as long as it lives.
-struct RunGuard<'a>(&'a AtomicBool);
+pub(crate) struct RunGuard<'a>(&'a AtomicBool);
 
 impl Drop for RunGuard<'_> {
     fn drop(&mut self) {
@@ -106,6 +106,8 @@ pub(crate) mod keys {
     pub const SCHEDULE: &str = "schedule";
     pub const PAUSED_UNTIL: &str = "paused_until";
     pub const KEY_MODE: &str = "key_mode";
+    pub const RETENTION: &str = "retention";
+    pub const RETENTION_APPLIED_AT: &str = "retention_applied_at";
 }
 
 impl Agent {
@@ -148,6 +150,17 @@ impl Agent {
         };
         agent.apply_limits(&agent.schedule()?);
         Ok(agent)
+    }
+
+    /// Claims the agent for a job that must not overlap a backup or restore.
+    ///
+    /// # Errors
+    /// `Busy`, saying to `what` when the running job has finished.
+    pub(crate) fn begin_exclusive(&self, what: &str) -> Result<RunGuard<'_>> {
+        if self.running.swap(true, Ordering::SeqCst) {
+            return Err(Error::new(ErrorKind::Busy, format!("a backup or restore is running; {what} when it has finished")));
+        }
+        Ok(RunGuard(&self.running))
     }
 
     /// The folder holding this agent's catalog.
@@ -392,11 +405,39 @@ impl Agent {
             .with_throttle(Arc::clone(&self.throttle)))
     }
 
-    pub(crate) fn repository(&self) -> Result<Repository> {
+    /// The account's repository for `purpose` ("backup", "reader"), with its
+    /// blob index cached on disk so memory stays bounded however large the
+    /// backups grow. Each purpose has its own cache file (they can be open at
+    /// once); where the cache cannot be opened, the index is held in memory.
+    pub(crate) fn repository_for(&self, purpose: &str) -> Result<Repository> {
         let service = self.service()?;
         let key = self.data_key(&service)?;
         let backend: Arc<dyn Backend> = Arc::new(service);
-        Ok(Repository::open(backend, &key)?)
+        // One cache per account and data key: a new key means new blob ids.
+        let account = self.catalog.setting(keys::ACCOUNT_ID)?.unwrap_or_default();
+        let key_tag = &blake3::hash(key.as_bytes()).to_hex()[..16];
+        let cache = self.config_dir.join("cache").join(format!("{account}-{key_tag}")).join(purpose);
+        match std::fs::create_dir_all(&cache).map_err(coffer_engine::Error::from).and_then(|()| {
+            Repository::open_with_cache(Arc::clone(&backend), &key, &cache)
+        }) {
+            Ok(repo) => Ok(repo),
+            Err(err) if matches!(err.kind(), coffer_engine::ErrorKind::Io | coffer_engine::ErrorKind::Storage) => {
+                tracing::warn!("the index cache at {} is unavailable ({err}); keeping the index in memory", cache.display());
+                Ok(Repository::open(backend, &key)?)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    pub(crate) fn repository(&self) -> Result<Repository> {
+        self.repository_for("backup")
+    }
+
+    /// The repository opened so that damaged index files are reported, not fatal (check, repair).
+    fn tolerant_repository(&self) -> Result<Repository> {
+        let service = self.service()?;
+        let key = self.data_key(&service)?;
+        Ok(Repository::open_tolerant(Arc::new(service), &key)?)
     }
 
     pub fn folders(&self) -> Result<Vec<FolderInfo>> {
@@ -494,7 +535,11 @@ impl Agent {
             return Err(Error::new(ErrorKind::InvalidInput, "choose a folder to back up first"));
         }
         let mut repo = self.repository()?;
+        let rules = Arc::new(ExclusionRules::new(&self.exclusions()?)?);
         let options = coffer_engine::BackupOptions {
+            exclude: Some(coffer_engine::ExcludeFilter(Arc::new(move |relative: &Path, is_dir: bool, size: u64| {
+                rules.reason(relative, is_dir, size).is_some()
+            }))),
             roots: folders.into_iter().map(|f| f.path).collect(),
             device_name: device_name(),
             device_id: self.device_id()?,
@@ -549,7 +594,7 @@ impl Agent {
         let mut reader = self.reader.lock().expect("reader lock");
         match reader.as_mut() {
             Some(repo) => repo.refresh()?,
-            None => *reader = Some(self.repository()?),
+            None => *reader = Some(self.repository_for("reader")?),
         }
         read(reader.as_ref().expect("opened above"))
     }
@@ -593,7 +638,16 @@ impl Agent {
         let agent = Arc::clone(self);
         std::thread::Builder::new()
             .name("coffer-backup".into())
-            .spawn(move || done(agent.backup_now(&mut progress)))
+            .spawn(move || {
+                let result = agent.backup_now(&mut progress);
+                if result.is_ok() {
+                    // Automatic retention rides along after a backup, at most daily.
+                    if let Err(err) = agent.apply_retention_if_due() {
+                        tracing::warn!("retention was not applied: {}", err.message);
+                    }
+                }
+                done(result)
+            })
             .map_err(|e| Error::new(ErrorKind::Io, format!("could not start the backup: {e}")))?;
         Ok(())
     }
@@ -783,7 +837,7 @@ impl Agent {
     /// # Errors
     /// `NotSignedIn`, `Network`; damage is reported, not an error.
     pub fn verify(&self, read_data: bool) -> Result<(VerifyReport, String)> {
-        let report = self.with_reader(|repo| Ok(coffer_engine::check(repo, coffer_engine::CheckOptions { read_data })?))?;
+        let report = coffer_engine::check(&self.tolerant_repository()?, coffer_engine::CheckOptions { read_data })?;
         let mut problems: Vec<VerifyProblem> = report
             .affected
             .iter()
@@ -807,11 +861,8 @@ impl Agent {
     /// `NotFound` for an unknown snapshot; `Busy` while a backup runs.
     pub fn repair(&self, snapshot_id: &str) -> Result<String> {
         let id = self.resolve_snapshot(snapshot_id)?;
-        if self.running.swap(true, Ordering::SeqCst) {
-            return Err(Error::new(ErrorKind::Busy, "a backup or restore is running; repair when it has finished"));
-        }
-        let _guard = RunGuard(&self.running);
-        let mut repo = self.repository()?;
+        let _guard = self.begin_exclusive("repair")?;
+        let mut repo = self.tolerant_repository()?;
         let report = coffer_engine::repair(&mut repo, &id)?;
         self.forget_reader();
         Ok(report.to_string())
@@ -1014,39 +1065,72 @@ impl Agent {
     /// `InvalidInput` for an empty target or a malformed snapshot id;
     /// `NotFound` for an unknown snapshot; `Busy`; `Network`; `Io`.
     pub fn restore(&self, request: &RestoreRequest, progress: &mut dyn FnMut(&RestoreProgress)) -> Result<RestoreSummary> {
-        let Some(target) = request.target.as_deref().map(str::trim) else {
-            return Err(Error::new(ErrorKind::InvalidInput, "restoring to the original place is not available yet: choose a folder"));
+        let destination = match request.target.as_deref().map(str::trim) {
+            None => None,
+            Some("") => return Err(Error::new(ErrorKind::InvalidInput, "choose the folder to restore into")),
+            Some(text) => {
+                let target = expand_home(text);
+                if !target.is_absolute() {
+                    return Err(Error::new(ErrorKind::InvalidInput, "the restore folder must be a full path"));
+                }
+                Some(target)
+            }
         };
-        if target.is_empty() {
-            return Err(Error::new(ErrorKind::InvalidInput, "choose the folder to restore into"));
-        }
-        let target = expand_home(target);
-        if !target.is_absolute() {
-            return Err(Error::new(ErrorKind::InvalidInput, "the restore folder must be a full path"));
-        }
-        let snapshot = self.resolve_snapshot(&request.snapshot_id)?;
-        if self.running.swap(true, Ordering::SeqCst) {
-            return Err(Error::new(ErrorKind::Busy, "a backup or restore is already running"));
-        }
-        let _guard = RunGuard(&self.running);
-        std::fs::create_dir_all(&target).map_err(|e| Error::io(format!("cannot create {}", target.display()), e))?;
+        let snapshot_id = self.resolve_snapshot(&request.snapshot_id)?;
+        let _guard = self.begin_exclusive("restore")?;
         let repo = self.repository()?;
-        let options = coffer_engine::RestoreOptions { target: target.clone(), include: request.paths.clone() };
-        let summary = coffer_engine::restore(&repo, &snapshot, &options, &mut |p| {
-            progress(&RestoreProgress {
-                files_done: p.files_done,
-                files_total: p.files_total,
-                bytes_done: p.bytes_done,
-                bytes_total: p.bytes_total,
-                current_file: p.current_file.as_ref().map(|f| f.to_string_lossy().into_owned()),
-            })
-        })?;
-        Ok(RestoreSummary {
-            files: summary.files,
-            bytes: summary.bytes,
-            target: target.to_string_lossy().into_owned(),
-            skipped: skipped_view(&summary.skipped),
-        })
+        // Into a folder: one run. To the original place: each backed-up
+        // folder is restored into the folder that held it.
+        let runs: Vec<(PathBuf, Vec<String>)> = match destination {
+            Some(target) => vec![(target, request.paths.clone())],
+            None => {
+                let snapshot = repo.snapshot(&snapshot_id)?;
+                snapshot
+                    .roots
+                    .iter()
+                    .filter_map(|root| {
+                        let inside = |p: &String| *p == root.path || p.starts_with(&format!("{}/", root.path));
+                        let include: Vec<String> = if request.paths.is_empty() {
+                            vec![root.path.clone()]
+                        } else {
+                            request.paths.iter().filter(|p| inside(p)).cloned().collect()
+                        };
+                        let parent = Path::new(&root.path).parent()?.to_path_buf();
+                        (!include.is_empty()).then_some((parent, include))
+                    })
+                    .collect()
+            }
+        };
+        let on_conflict = match request.conflict {
+            ConflictPolicy::KeepBoth => coffer_engine::OnConflict::KeepBoth,
+            ConflictPolicy::Overwrite => coffer_engine::OnConflict::Overwrite,
+            ConflictPolicy::Skip => coffer_engine::OnConflict::Skip,
+        };
+        let mut total = RestoreSummary { files: 0, bytes: 0, target: String::new(), skipped: Vec::new(), warnings: Vec::new() };
+        let mut targets = Vec::new();
+        for (target, include) in runs {
+            std::fs::create_dir_all(&target).map_err(|e| Error::io(format!("cannot create {}", target.display()), e))?;
+            let options = coffer_engine::RestoreOptions { target: target.clone(), include, on_conflict };
+            let summary = coffer_engine::restore(&repo, &snapshot_id, &options, &mut |p| {
+                progress(&RestoreProgress {
+                    files_done: p.files_done,
+                    files_total: p.files_total,
+                    bytes_done: p.bytes_done,
+                    bytes_total: p.bytes_total,
+                    current_file: p.current_file.as_ref().map(|f| f.to_string_lossy().into_owned()),
+                })
+            })?;
+            total.files += summary.files;
+            total.bytes += summary.bytes;
+            total.skipped.extend(skipped_view(&summary.skipped));
+            total.warnings.extend(skipped_view(&summary.warnings));
+            targets.push(target.to_string_lossy().into_owned());
+        }
+        if targets.is_empty() {
+            return Err(Error::new(ErrorKind::NotFound, "nothing selected is in this backup"));
+        }
+        total.target = targets.join(", ");
+        Ok(total)
     }
 
     /// A snapshot id from text: a full id, a unique prefix of one, or "latest".

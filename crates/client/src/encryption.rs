@@ -2,7 +2,7 @@
 //! with the recovery code), remembering it in the keychain or only for this
 //! run, locking, changing the key, and switching key modes.
 
-use coffer_engine::{key_strength, DataKey, KdfParams, RecoveryCode, WrappedKey};
+use coffer_engine::{key_strength, Backend, DataKey, FileKind, KdfParams, RecoveryCode, WrappedKey};
 
 use crate::agent::{keys, Agent};
 use crate::error::{Error, ErrorKind, Result};
@@ -177,6 +177,52 @@ impl Agent {
         let rewrapped = WrappedKeys { passphrase: WrappedKey::wrap(&key, new, KdfParams::default())?, recovery: wrapped.recovery };
         self.service()?.put_key(&AccountKeyUpdate::Private(&rewrapped), password)?;
         self.key_status()
+    }
+
+    /// Starts over after both the key and the recovery code are lost: every
+    /// stored backup of the account is deleted (it cannot be opened by
+    /// anyone) and a new data key is made — private with `new_key`, or the
+    /// default key when `new_key` is None. Returns the new recovery code for
+    /// a private key.
+    ///
+    /// # Errors
+    /// `InvalidCredentials` for a wrong account password (nothing is deleted
+    /// then); `InvalidInput` for a weak new key.
+    pub fn start_over(&self, new_key: Option<&str>, password: &str) -> Result<Option<String>> {
+        let email = self.account_email()?.unwrap_or_default();
+        if let Some(secret) = new_key {
+            require_strong_key(secret, &[email.as_str()])?;
+        }
+        let _guard = self.begin_exclusive("start over")?;
+        let service = self.service()?;
+        let key = DataKey::generate();
+        // The new key material goes first: a wrong password stops everything here.
+        let recovery = match new_key {
+            Some(secret) => {
+                let (wrapped, code) = wrap_new_key(&key, secret)?;
+                service.put_key(&AccountKeyUpdate::Private(&wrapped), password)?;
+                self.catalog().set_setting(keys::KEY_MODE, "private")?;
+                Some(code.to_string())
+            }
+            None => {
+                service.put_key(&AccountKeyUpdate::Default(&key), password)?;
+                self.catalog().set_setting(keys::KEY_MODE, "default")?;
+                None
+            }
+        };
+        // Snapshots first, so no half-deleted backup is ever listed.
+        for kind in [FileKind::Snapshot, FileKind::Index, FileKind::Pack] {
+            for object in service.list(kind)? {
+                match service.remove(kind, &object.id) {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == coffer_engine::ErrorKind::NotFound => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        }
+        self.catalog().forget_files()?;
+        self.keep_key(&key, true)?;
+        Ok(recovery)
     }
 
     /// Switches a private-key account to the default key: the person's key

@@ -11,6 +11,7 @@ mod error;
 mod exclusions;
 mod scheduler;
 mod throttle;
+mod retention;
 mod secrets;
 mod service;
 mod types;
@@ -77,6 +78,8 @@ pub mod bindings {
             crate::KeyStrength::decl(),
             crate::KeyProgress::decl(),
             crate::TotpSetup::decl(),
+            crate::RetentionSettings::decl(),
+            crate::RetentionOutcome::decl(),
             crate::ErrorKind::decl(),
             crate::Error::decl(),
         ];

@@ -189,8 +189,13 @@ pub struct RestoreSummary {
     pub files: u64,
     #[ts(type = "number")]
     pub bytes: u64,
+    /// The folder restored into; for a restore to the original place, the
+    /// folders that held the backed-up folders (comma-separated).
     pub target: String,
+    /// Entries not restored, with the reason.
     pub skipped: Vec<SkippedFile>,
+    /// Entries restored whose mode or time could not be set.
+    pub warnings: Vec<SkippedFile>,
 }
 
 // ---------------------------------------------------------------------------
@@ -580,4 +585,35 @@ pub struct KeyProgress {
 pub struct TotpSetup {
     pub secret: String,
     pub otpauth_url: String,
+}
+
+/// How many versions to keep (a user setting). A backup is kept when any
+/// rule keeps it; rules apply per device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RetentionSettings {
+    pub keep_last: u32,
+    pub keep_hourly: u32,
+    pub keep_daily: u32,
+    pub keep_weekly: u32,
+    pub keep_monthly: u32,
+    pub keep_yearly: u32,
+    /// Keep every backup younger than this many days; null = no such rule.
+    pub keep_within_days: Option<u32>,
+    /// Apply the rules (forget and prune) by itself once a day.
+    pub automatic: bool,
+}
+
+/// What applying the retention rules did (or would do, for a preview).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RetentionOutcome {
+    #[ts(type = "number")]
+    pub kept: u64,
+    /// Backups removed (or that would be, in a preview).
+    pub removed: Vec<SnapshotInfo>,
+    /// Space given back by the prune that followed, in bytes (0 in a preview).
+    #[ts(type = "number")]
+    pub bytes_freed: u64,
+    /// Space that will be given back once the safety delay has passed.
+    #[ts(type = "number")]
+    pub bytes_waiting: u64,
 }

@@ -19,7 +19,7 @@ use rand::{Rng, RngCore, SeedableRng};
 fn dataset(root: &Path) -> u64 {
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let words = ["backup", "coffer", "restore", "pack", "index", "tree", "blob", "chunk"];
-    let mut text = |rng: &mut rand::rngs::StdRng, len: usize| {
+    let text = |rng: &mut rand::rngs::StdRng, len: usize| {
         let mut s = String::with_capacity(len + 16);
         while s.len() < len {
             s.push_str(words[rng.gen_range(0..words.len())]);
@@ -28,7 +28,7 @@ fn dataset(root: &Path) -> u64 {
         s.into_bytes()
     };
     let mut total = 0u64;
-    let mut write = |path: PathBuf, bytes: &[u8]| {
+    let write = |path: PathBuf, bytes: &[u8]| {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, bytes).unwrap();
         bytes.len() as u64
@@ -117,6 +117,7 @@ fn benches(c: &mut Criterion) {
                     let opts = RestoreOptions {
                         target: target.clone(),
                         include: vec![],
+                        on_conflict: Default::default(),
                     };
                     let summary = restore(&repo, &snap, &opts, &mut |_| {}).unwrap();
                     assert!(summary.skipped.is_empty());

@@ -5,6 +5,7 @@ mod pipeline;
 use std::collections::HashSet;
 use std::fs::{self, File, Metadata};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -74,6 +75,20 @@ pub struct BackupOptions {
     pub pack_threads: usize,
     /// Packs uploaded at the same time.
     pub concurrent_uploads: usize,
+    /// What to leave out (the person's exclusion rules); `None` keeps everything.
+    pub exclude: Option<ExcludeFilter>,
+}
+
+/// Decides what a backup leaves out. Called with an entry's path relative to
+/// its root folder, whether it is a folder, and its size; `true` leaves it
+/// (and, for a folder, everything in it) out of the snapshot.
+#[derive(Clone)]
+pub struct ExcludeFilter(pub Arc<dyn Fn(&Path, bool, u64) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for ExcludeFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExcludeFilter(..)")
+    }
 }
 
 impl Default for BackupOptions {
@@ -92,6 +107,7 @@ impl Default for BackupOptions {
             index_every: 8,
             pack_threads: 0,
             concurrent_uploads: 2,
+            exclude: None,
         }
     }
 }
@@ -200,7 +216,7 @@ pub fn backup(
     };
     progress(&state);
     let mut skipped = Vec::new();
-    let roots = scan_roots(&opts.roots, &mut state, &mut skipped, progress)?;
+    let roots = scan_roots(&opts.roots, opts.exclude.as_ref(), &mut state, &mut skipped, progress)?;
 
     state.phase = BackupPhase::Uploading;
     state.current_file = None;
@@ -333,6 +349,7 @@ struct ScannedRoot {
 
 fn scan_roots(
     roots: &[PathBuf],
+    exclude: Option<&ExcludeFilter>,
     state: &mut BackupProgress,
     skipped: &mut Vec<Skipped>,
     progress: &mut dyn FnMut(&BackupProgress),
@@ -371,7 +388,8 @@ fn scan_roots(
                 continue;
             }
         }
-        let Some(children) = scan_dir(&path, state, skipped, progress) else {
+        let walk = Walk { root: &path, exclude };
+        let Some(children) = scan_dir(&walk, &path, state, skipped, progress) else {
             continue;
         };
         scanned.push(ScannedRoot {
@@ -382,8 +400,23 @@ fn scan_roots(
     Ok(scanned)
 }
 
+/// The root folder a scan is under, and what it leaves out.
+struct Walk<'a> {
+    root: &'a Path,
+    exclude: Option<&'a ExcludeFilter>,
+}
+
+impl Walk<'_> {
+    fn excluded(&self, path: &Path, meta: &fs::Metadata) -> bool {
+        let Some(ExcludeFilter(exclude)) = self.exclude else { return false };
+        let relative = path.strip_prefix(self.root).unwrap_or(path);
+        exclude(relative, meta.is_dir(), meta.len())
+    }
+}
+
 /// Lists a folder recursively, sorted by name. `None` when it cannot be read.
 fn scan_dir(
+    walk: &Walk<'_>,
     dir: &Path,
     state: &mut BackupProgress,
     skipped: &mut Vec<Skipped>,
@@ -429,6 +462,9 @@ fn scan_dir(
                 continue;
             }
         };
+        if walk.excluded(&path, &meta) {
+            continue;
+        }
         let file_type = meta.file_type();
         if file_type.is_symlink() {
             let target = match fs::read_link(&path) {
@@ -449,7 +485,7 @@ fn scan_dir(
                 target,
             });
         } else if file_type.is_dir() {
-            if let Some(children) = scan_dir(&path, state, skipped, progress) {
+            if let Some(children) = scan_dir(walk, &path, state, skipped, progress) {
                 entries.push(Entry::Dir {
                     name,
                     mtime_ns: mtime_ns(&meta),

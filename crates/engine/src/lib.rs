@@ -28,7 +28,7 @@ mod tree;
 
 pub use backend::{Backend, FileKind, LocalBackend, MemoryBackend, ObjectInfo};
 pub use backup::{
-    backup, BackupOptions, BackupPhase, BackupProgress, BackupSummary, FileCache, FileFingerprint,
+    backup, BackupOptions, ExcludeFilter, BackupPhase, BackupProgress, BackupSummary, FileCache, FileFingerprint,
     NoCache, Skipped,
 };
 pub use blob::BlobType;
@@ -40,7 +40,7 @@ pub use keywrap::{key_strength, KdfParams, KeyStrength, RecoveryCode, WrappedKey
 pub use repair::{repair, RepairReport};
 pub use repository::{Repository, DEFAULT_INDEX_CACHE_BYTES};
 pub use prune::{prune, PruneOptions, PruneReport, MIN_PRUNE_GRACE};
-pub use restore::{restore, RestoreOptions, RestoreProgress, RestoreSummary};
+pub use restore::{restore, OnConflict, RestoreOptions, RestoreProgress, RestoreSummary};
 pub use retention::{forget, ForgetPlan, PlannedSnapshot, RetentionPolicy};
 pub use snapshot::{Snapshot, SnapshotRoot};
 pub use tree::{Node, NodeKind, Tree};

@@ -36,6 +36,20 @@ pub struct RestoreOptions {
     /// Original absolute paths to restore (a root, or a folder or file inside
     /// one); empty restores everything.
     pub include: Vec<String>,
+    /// What to do where a file or link already exists at a restored path.
+    pub on_conflict: OnConflict,
+}
+
+/// What a restore does with something already at a path it restores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Replace it (never writing through a link).
+    #[default]
+    Overwrite,
+    /// Leave it as it is; the restored entry is reported as skipped.
+    Skip,
+    /// Restore next to it as `name (restored).ext`, `name (restored 2).ext`, …
+    KeepBoth,
 }
 
 /// Reported once per file, and as blobs are written.
@@ -145,6 +159,8 @@ pub fn restore(
     } = planner;
     let target = Target::open(&opts.target)
         .map_err(|e| Error::io(format!("creating {}", opts.target.display()), e))?;
+    let mut skipped = skipped;
+    let (files, links) = resolve_conflicts(&target, files, links, opts.on_conflict, &mut skipped);
     let mut run = Run {
         repo,
         target: &target,
@@ -239,6 +255,52 @@ struct DirMeta {
 struct FilePlan {
     rel: PathBuf,
     node: Node,
+}
+
+/// Applies the conflict policy to files and links whose path is taken.
+fn resolve_conflicts(
+    target: &Target,
+    files: Vec<FilePlan>,
+    links: Vec<(PathBuf, String, i64)>,
+    policy: OnConflict,
+    skipped: &mut Vec<Skipped>,
+) -> (Vec<FilePlan>, Vec<(PathBuf, String, i64)>) {
+    if policy == OnConflict::Overwrite {
+        return (files, links);
+    }
+    // Names handed out in this run count as taken too.
+    let mut claimed: HashSet<PathBuf> = HashSet::new();
+    let mut place = |rel: PathBuf, skipped: &mut Vec<Skipped>| -> Option<PathBuf> {
+        if !target.exists(&rel) {
+            claimed.insert(rel.clone());
+            return Some(rel);
+        }
+        match policy {
+            OnConflict::Skip => {
+                skipped.push(Skipped { path: target.display_path(&rel), reason: "already there; kept as it is".into() });
+                None
+            }
+            _ => {
+                let free = (1..).map(|n| restored_name(&rel, n)).find(|c| !claimed.contains(c) && !target.exists(c))?;
+                claimed.insert(free.clone());
+                Some(free)
+            }
+        }
+    };
+    let files = files.into_iter().filter_map(|f| place(f.rel, skipped).map(|rel| FilePlan { rel, node: f.node })).collect();
+    let links = links.into_iter().filter_map(|(rel, t, m)| place(rel, skipped).map(|rel| (rel, t, m))).collect();
+    (files, links)
+}
+
+/// `a/report.txt` → `a/report (restored).txt`, then `a/report (restored 2).txt`, …
+fn restored_name(rel: &Path, n: u32) -> PathBuf {
+    let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if dot > 0 => (&name[..dot], &name[dot..]),
+        _ => (name.as_str(), ""),
+    };
+    let suffix = if n == 1 { " (restored)".to_owned() } else { format!(" (restored {n})") };
+    rel.with_file_name(format!("{stem}{suffix}{ext}"))
 }
 
 struct Planner<'a> {
@@ -725,6 +787,7 @@ mod tests {
             &RestoreOptions {
                 target: target.clone(),
                 include: vec![],
+                on_conflict: Default::default(),
             },
             &mut |_| {},
         )
@@ -884,6 +947,7 @@ mod hostile_tests {
             &RestoreOptions {
                 target: target.clone(),
                 include: vec![],
+                on_conflict: Default::default(),
             },
             &mut |_| {},
         )

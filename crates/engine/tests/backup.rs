@@ -64,6 +64,7 @@ fn unchanged_files_are_not_read_again() {
             &RestoreOptions {
                 target: target.clone(),
                 include: vec![],
+                on_conflict: Default::default(),
             },
             &mut |_| {},
         )
@@ -315,4 +316,32 @@ fn snapshot_is_stored_last_and_names_only_indexed_blobs() {
     // Another key cannot read the index.
     let err = Repository::open(backend, &DataKey::generate()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Integrity);
+}
+
+#[test]
+fn excluded_entries_are_left_out_of_the_snapshot() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("Code");
+    fs::create_dir_all(src.join("node_modules/pkg")).unwrap();
+    fs::create_dir_all(src.join("src")).unwrap();
+    fs::write(src.join("node_modules/pkg/index.js"), b"module").unwrap();
+    fs::write(src.join("src/main.rs"), b"fn main() {}").unwrap();
+    fs::write(src.join("big.iso"), random_bytes(9, 5000)).unwrap();
+    fs::write(src.join("notes.txt"), b"keep me").unwrap();
+    let (_, mut repo) = repo();
+    let mut opts = small_options(vec![src.clone()]);
+    opts.exclude = Some(coffer_engine::ExcludeFilter(Arc::new(|relative: &std::path::Path, is_dir: bool, size: u64| {
+        relative.file_name().is_some_and(|n| n == "node_modules") || (!is_dir && size > 4000)
+    })));
+
+    let summary = backup(&mut repo, &opts, &NoCache, &mut |_| {}).unwrap();
+    assert_eq!(summary.files_total, 2, "only src/main.rs and notes.txt");
+    assert!(summary.skipped.is_empty(), "exclusions are chosen, not failures");
+
+    let out = work.path().join("out");
+    restore(&repo, &summary.snapshot_id, &RestoreOptions { target: out.clone(), ..Default::default() }, &mut |_| {}).unwrap();
+    assert!(out.join("Code/notes.txt").exists());
+    assert!(out.join("Code/src/main.rs").exists());
+    assert!(!out.join("Code/node_modules").exists());
+    assert!(!out.join("Code/big.iso").exists());
 }

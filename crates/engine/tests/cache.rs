@@ -80,6 +80,7 @@ fn cached_index_backs_up_restores_and_downloads_each_index_once() {
         &RestoreOptions {
             target: target.clone(),
             include: vec![],
+            on_conflict: Default::default(),
         },
         &mut |_| {},
     )

@@ -30,6 +30,7 @@ fn restores(repo: &Repository, snap: &coffer_engine::Id, work: &Path, src: &Path
         &RestoreOptions {
             target: target.clone(),
             include: vec![],
+            on_conflict: Default::default(),
         },
         &mut |_| {},
     )

@@ -36,6 +36,7 @@ fn opts(target: &Path, include: &[&str]) -> RestoreOptions {
     RestoreOptions {
         target: target.to_owned(),
         include: include.iter().map(|s| s.to_string()).collect(),
+        on_conflict: Default::default(),
     }
 }
 
@@ -388,4 +389,49 @@ fn unwritable_entries_are_skipped_and_the_rest_restores() {
         }
         set_mode(&locked.join("Docs/a"), 0o755);
     }
+}
+
+#[test]
+fn existing_files_are_kept_skipped_or_overwritten_as_asked() {
+    use coffer_engine::OnConflict;
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("Docs");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("report.txt"), b"from the backup").unwrap();
+    fs::write(src.join("README"), b"readme from the backup").unwrap();
+    let backend = Arc::new(MemoryBackend::new());
+    let mut repo = Repository::open(backend, &DataKey::generate()).unwrap();
+    let snap = backup(&mut repo, &small_options(vec![src.clone()]), &NoCache, &mut |_| {}).unwrap().snapshot_id;
+
+    let run = |target: &Path, on_conflict| {
+        let mut o = opts(target, &[]);
+        o.on_conflict = on_conflict;
+        restore(&repo, &snap, &o, &mut |_| {}).unwrap()
+    };
+    let prepare = |name: &str| {
+        let target = work.path().join(name);
+        fs::create_dir_all(target.join("Docs")).unwrap();
+        fs::write(target.join("Docs/report.txt"), b"edited since").unwrap();
+        target
+    };
+
+    let keep = prepare("keep");
+    run(&keep, OnConflict::KeepBoth);
+    assert_eq!(fs::read(keep.join("Docs/report.txt")).unwrap(), b"edited since");
+    assert_eq!(fs::read(keep.join("Docs/report (restored).txt")).unwrap(), b"from the backup");
+    assert_eq!(fs::read(keep.join("Docs/README")).unwrap(), b"readme from the backup", "no conflict, no new name");
+    run(&keep, OnConflict::KeepBoth);
+    assert_eq!(fs::read(keep.join("Docs/report (restored 2).txt")).unwrap(), b"from the backup");
+    assert!(!keep.join("Docs/README (restored).txt").exists(), "names without a dot get the suffix at the end");
+    assert_eq!(fs::read(keep.join("Docs/README (restored)")).unwrap(), b"readme from the backup");
+
+    let skip = prepare("skip");
+    let summary = run(&skip, OnConflict::Skip);
+    assert_eq!(fs::read(skip.join("Docs/report.txt")).unwrap(), b"edited since");
+    assert_eq!(summary.skipped.len(), 1);
+    assert!(summary.skipped[0].reason.contains("already there"));
+
+    let overwrite = prepare("overwrite");
+    run(&overwrite, OnConflict::Overwrite);
+    assert_eq!(fs::read(overwrite.join("Docs/report.txt")).unwrap(), b"from the backup");
 }

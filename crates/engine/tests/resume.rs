@@ -110,6 +110,7 @@ fn a_backup_killed_at_any_put_resumes_without_resending() {
             &RestoreOptions {
                 target: target.clone(),
                 include: vec![],
+                on_conflict: Default::default(),
             },
             &mut |_| {},
         )

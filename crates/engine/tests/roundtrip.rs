@@ -89,6 +89,7 @@ fn round_trip(backend: Arc<dyn Backend>, root_spec: BTreeMap<String, Spec>, big_
         &RestoreOptions {
             target: target.clone(),
             include: vec![],
+            on_conflict: Default::default(),
         },
         &mut |_| {},
     )

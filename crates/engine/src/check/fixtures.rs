@@ -274,6 +274,7 @@ fn damaged_fixtures_restore_everything_else() {
                 &RestoreOptions {
                     target: target.clone(),
                     include: vec![],
+                    on_conflict: Default::default(),
                 },
                 &mut |_| {},
             )
@@ -368,6 +369,7 @@ fn repair_makes_snapshots_restorable() {
                 &RestoreOptions {
                     target: work.path().join(format!("repaired-{case}-{new}")),
                     include: vec![],
+                    on_conflict: Default::default(),
                 },
                 &mut |_| {},
             )

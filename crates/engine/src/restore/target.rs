@@ -139,6 +139,12 @@ mod imp {
             }
         }
 
+        /// Whether something (file, folder, link) is at `rel`.
+        pub(crate) fn exists(&self, rel: &Path) -> bool {
+            self.with_parent(rel, |dir, name| Ok(!matches!(Self::existing(dir, name)?, Existing::Nothing)))
+                .unwrap_or(false)
+        }
+
         /// Makes `rel` a real folder: keeps one that is there, replaces a
         /// file or link in the way.
         pub(crate) fn make_dir(&self, rel: &Path) -> Result<(), Refusal> {
@@ -290,6 +296,10 @@ mod imp {
             Ok(Target {
                 root: root.to_owned(),
             })
+        }
+
+        pub(crate) fn exists(&self, rel: &Path) -> bool {
+            !matches!(existing(&self.root.join(rel)), Existing::Nothing)
         }
 
         pub(crate) fn make_dir(&self, rel: &Path) -> Result<(), Refusal> {

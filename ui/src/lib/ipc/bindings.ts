@@ -53,7 +53,20 @@ export type SnapshotInfo = { id: string, time: number, device_name: string, devi
 
 export type RestoreRequest = { snapshot_id: string, paths: Array<string>, target: string | null, conflict: ConflictPolicy, };
 
-export type RestoreSummary = { files: number, bytes: number, target: string, skipped: Array<SkippedFile>, };
+export type RestoreSummary = { files: number, bytes: number, 
+/**
+ * The folder restored into; for a restore to the original place, the
+ * folders that held the backed-up folders (comma-separated).
+ */
+target: string, 
+/**
+ * Entries not restored, with the reason.
+ */
+skipped: Array<SkippedFile>, 
+/**
+ * Entries restored whose mode or time could not be set.
+ */
+warnings: Array<SkippedFile>, };
 
 export type RestoreProgress = { files_done: number, files_total: number, bytes_done: number, bytes_total: number, current_file: string | null, };
 
@@ -184,6 +197,30 @@ score: number, acceptable: boolean, message: string, };
 export type KeyProgress = { stage: string, done: number, total: number, };
 
 export type TotpSetup = { secret: string, otpauth_url: string, };
+
+export type RetentionSettings = { keep_last: number, keep_hourly: number, keep_daily: number, keep_weekly: number, keep_monthly: number, keep_yearly: number, 
+/**
+ * Keep every backup younger than this many days; null = no such rule.
+ */
+keep_within_days: number | null, 
+/**
+ * Apply the rules (forget and prune) by itself once a day.
+ */
+automatic: boolean, };
+
+export type RetentionOutcome = { kept: number, 
+/**
+ * Backups removed (or that would be, in a preview).
+ */
+removed: Array<SnapshotInfo>, 
+/**
+ * Space given back by the prune that followed, in bytes (0 in a preview).
+ */
+bytes_freed: number, 
+/**
+ * Space that will be given back once the safety delay has passed.
+ */
+bytes_waiting: number, };
 
 export type ErrorKind = "network" | "unauthorized" | "not_signed_in" | "invalid_input" | "age_not_confirmed" | "email_taken" | "invalid_credentials" | "totp_required" | "quota_exceeded" | "no_keychain" | "busy" | "not_found" | "io" | "integrity" | "locked" | "wrong_key" | "server";
 
