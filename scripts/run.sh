@@ -33,7 +33,10 @@ fi
 
 app=("$CARGO_TARGET_DIR/debug/coffer-desktop")
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
-  echo "==> No display found: running the app on a virtual one (xvfb-run)"
+  # No desktop session means no unlocked keychain either: the app keeps its
+  # secrets in memory for this run (and says so) rather than prompting.
+  echo "==> No display found: running the app on a virtual one (xvfb-run), without a keychain"
+  export COFFER_KEYCHAIN=off
   app=(xvfb-run -a -s "-screen 0 1280x800x24" "${app[@]}")
 fi
 echo "==> Opening Coffer (the command line is $CARGO_TARGET_DIR/debug/coffer)"

@@ -28,6 +28,8 @@ fn main() {
             if let Ok(service) = std::env::var("COFFER_KEYCHAIN_SERVICE") {
                 options.keychain_service = service;
             }
+            // COFFER_KEYCHAIN=off: secrets in memory only (a headless or virtual display).
+            options.use_keychain = std::env::var("COFFER_KEYCHAIN").map_or(true, |v| v != "off");
             let agent = Agent::open(&options).map_err(|e| e.message)?;
             if let Ok(url) = std::env::var("COFFER_SERVER_URL") {
                 // A fresh agent starts on the service it was launched for.
