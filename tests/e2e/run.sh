@@ -2,11 +2,15 @@
 # Runs the WebDriver suite against the real app: a real coffer-server on
 # 127.0.0.1 (random port), the built coffer-desktop under Xvfb with its own
 # HOME, D-Bus session and unlocked keychain, driven through tauri-driver.
-# Usage: tests/e2e/run.sh [ARTIFACT_DIR]
+# Usage: tests/e2e/run.sh [ARTIFACT_DIR [TEST_FILE...]]  (default: every *.e2e.mjs here)
+# Each test file launches the app through lib.mjs's `launch`, which gives every
+# app session (a "device") its own HOME, config folder and keychain entries.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 target=${CARGO_TARGET_DIR:-$HOME/.cache/coffer-target}
 artifacts=$(mkdir -p "${1:-$here/../../test-artifacts/e2e}" && cd "${1:-$here/../../test-artifacts/e2e}" && pwd)
+shift || true
+tests=("$@")
 work=$(mktemp -d)
 server_pid=
 cleanup() {
@@ -20,6 +24,9 @@ for bin in coffer-server coffer-desktop; do
   [ -x "$target/debug/$bin" ] || { echo "missing $target/debug/$bin: run cargo build --workspace first" >&2; exit 1; }
 done
 
+# A published privacy policy, as a real service has (Settings → Privacy shows it).
+"$target/debug/coffer-server" publish-policy --data-dir "$work/server" --version 2026-01 --file "$here/fixtures/policy.md" >"$work/policy.log" 2>&1 \
+  || { echo "could not publish the test policy:" >&2; cat "$work/policy.log" >&2; exit 1; }
 "$target/debug/coffer-server" --listen 127.0.0.1:0 --data-dir "$work/server" >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
 url=
@@ -43,6 +50,8 @@ export COFFER_CONFIG_DIR=$work/agent COFFER_KEYCHAIN_SERVICE=coffer-e2e
 mkdir -p "$HOME"
 
 cd "$here"
+[ ${#tests[@]} -gt 0 ] || tests=(*.e2e.mjs)
+export COFFER_E2E_TESTS="${tests[*]}"
 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
   eval "$(printf coffer-e2e-keyring | gnome-keyring-daemon --unlock --components=secrets)"
   tauri-driver --port "$COFFER_E2E_DRIVER_PORT" --native-port "$COFFER_E2E_NATIVE_PORT" >"$COFFER_E2E_WORK/driver.log" 2>&1 &
@@ -52,7 +61,7 @@ xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
     sleep 0.1
   done
   status=0
-  node --test --test-concurrency=1 app.e2e.mjs || status=$?
+  node --test --test-concurrency=1 $COFFER_E2E_TESTS || status=$?
   kill "$driver" 2>/dev/null || true
   cp "$COFFER_E2E_WORK/driver.log" "$COFFER_E2E_ARTIFACTS/" 2>/dev/null || true
   exit $status
