@@ -127,6 +127,30 @@ enum Command {
         #[arg(long)]
         confirm_large: bool,
     },
+    /// Your account: show, export, delete.
+    Account {
+        #[command(subcommand)]
+        action: AccountAction,
+    },
+    /// Sessions of your account (every device); `revoke ID` ends one.
+    Sessions {
+        #[command(subcommand)]
+        action: Option<SessionAction>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mail you agree to get: show all, or set one category on or off.
+    Prefs {
+        /// product_announcements, software_updates, surveys_research, newsletter or operational_alerts.
+        category: Option<String>,
+        #[arg(value_parser = ["on", "off"])]
+        value: Option<String>,
+    },
+    /// Your account password.
+    Password {
+        #[command(subcommand)]
+        action: PasswordAction,
+    },
     /// Show which account and service this agent uses.
     Status {
         #[arg(long)]
@@ -153,6 +177,38 @@ enum KeyAction {
         #[arg(long)]
         remember: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum AccountAction {
+    /// Your profile, storage and key mode.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save everything the service holds about you as JSON.
+    Export {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Delete your account (password from COFFER_PASSWORD or standard input):
+    /// access stops at once; stored files are purged after 10 business days, or now.
+    Delete {
+        #[arg(long)]
+        now: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionAction {
+    /// End one session (an id from `coffer sessions`).
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum PasswordAction {
+    /// Change it (COFFER_PASSWORD: current, COFFER_NEW_PASSWORD: new); other sessions end.
+    Change,
 }
 
 #[derive(Subcommand)]
@@ -469,6 +525,110 @@ fn run(cli: Cli) -> Result<()> {
                     format_bytes(outcome.bytes_waiting)
                 );
             }
+        }
+        Command::Account { action } => {
+            ensure_session(&agent)?;
+            match action {
+                AccountAction::Show { json } => {
+                    let profile = agent.profile()?;
+                    let quota = agent.quota()?;
+                    if json {
+                        let value = serde_json::json!({ "profile": profile, "quota": quota, "server_url": agent.server_url() });
+                        println!("{}", serde_json::to_string_pretty(&value)?);
+                    } else {
+                        println!("{} {} <{}>{}", profile.first_name, profile.last_name, profile.email, if profile.email_verified { "" } else { " (not verified yet)" });
+                        if let Some(pending) = &profile.pending_email {
+                            println!("New email waiting for its link: {pending}");
+                        }
+                        if let Some(a) = &profile.postal_address {
+                            let parts = [&a.line1, &a.line2, &a.city, &a.region, &a.postal_code, &a.country];
+                            println!("Address: {}", parts.iter().filter(|p| !p.is_empty()).map(|p| p.as_str()).collect::<Vec<_>>().join(", "));
+                        }
+                        println!("Storage: {} of {}", format_bytes(quota.used), format_bytes(quota.total));
+                        println!("Two-factor sign-in: {}", if profile.totp_enabled { "on" } else { "off" });
+                        println!("Service: {}", agent.server_url());
+                    }
+                }
+                AccountAction::Export { out } => {
+                    let out = std::path::absolute(&out).context("cannot resolve the export file")?;
+                    let result = agent.export_data(&out.to_string_lossy())?;
+                    println!("Saved {} to {}", format_bytes(result.bytes), result.path);
+                }
+                AccountAction::Delete { now } => {
+                    let password = read_password("Coffer password: ")?;
+                    let scheduled = agent.delete_account(&password, now)?;
+                    if now {
+                        println!("Your account is deleted and its stored files are purged.");
+                    } else {
+                        println!(
+                            "Your account is deleted: access has stopped. Stored files are purged on {} (sign in before then to cancel).",
+                            format_time(scheduled.purge_at)
+                        );
+                    }
+                }
+            }
+        }
+        Command::Sessions { action, json } => {
+            ensure_session(&agent)?;
+            match action {
+                Some(SessionAction::Revoke { id }) => {
+                    agent.revoke_session(&id)?;
+                    println!("Session {id} ended");
+                }
+                None => {
+                    let sessions = agent.sessions()?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&sessions)?);
+                    } else {
+                        println!("{:<24} {:<18} {:<16} {:<16} {:>10} {:>10}  {}", "ID", "DEVICE", "STARTED", "LAST SEEN", "UP", "DOWN", "STATE");
+                        for s in sessions {
+                            let state = if s.current { "this session".to_owned() } else if s.active { "active".to_owned() } else { format!("ended ({})", s.end_reason.unwrap_or_default()) };
+                            println!(
+                                "{:<24} {:<18} {:<16} {:<16} {:>10} {:>10}  {}",
+                                s.id,
+                                s.device_name,
+                                format_time(s.started_at),
+                                format_time(s.last_seen_at),
+                                format_bytes(s.bytes_up),
+                                format_bytes(s.bytes_down),
+                                state
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Command::Prefs { category, value } => {
+            ensure_session(&agent)?;
+            let mut prefs = agent.preferences()?;
+            if let Some(category) = category {
+                let Some(value) = value else { bail!("say `on` or `off` after the category") };
+                let on = value == "on";
+                match category.as_str() {
+                    "product_announcements" => prefs.product_announcements = on,
+                    "software_updates" => prefs.software_updates = on,
+                    "surveys_research" => prefs.surveys_research = on,
+                    "newsletter" => prefs.newsletter = on,
+                    "operational_alerts" => prefs.operational_alerts = on,
+                    other => bail!(
+                        "there is no category “{other}”: use product_announcements, software_updates, surveys_research, newsletter or operational_alerts"
+                    ),
+                }
+                prefs = agent.set_preferences(&prefs)?;
+            }
+            let on_off = |b: bool| if b { "on" } else { "off" };
+            println!("product_announcements  {}", on_off(prefs.product_announcements));
+            println!("software_updates       {}", on_off(prefs.software_updates));
+            println!("surveys_research       {}", on_off(prefs.surveys_research));
+            println!("newsletter             {}", on_off(prefs.newsletter));
+            println!("operational_alerts     {}", on_off(prefs.operational_alerts));
+        }
+        Command::Password { action: PasswordAction::Change } => {
+            ensure_session(&agent)?;
+            let current = read_password("Current password: ")?;
+            let new = read_secret("COFFER_NEW_PASSWORD", "New password: ", "new password")?;
+            agent.change_password(&coffer_client::PasswordChange { current_password: current, new_password: new })?;
+            println!("Password changed; every other session has ended");
         }
         Command::Status { json } => {
             let status = agent.status();

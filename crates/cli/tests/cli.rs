@@ -239,3 +239,48 @@ fn a_private_key_account_from_the_command_line() {
     );
     assert!(recovered.contains("Unlocked"));
 }
+
+#[test]
+fn account_sessions_prefs_and_password_from_the_command_line() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let coffer = Coffer::without_keychain(&home.path().join("agent"));
+    coffer.ok_with_password(&["--server", &server.url, "signup", "--first", "Grace", "--last", "Hopper", "--email", "grace@example.com", "--confirm-age"]);
+
+    let shown: serde_json::Value = serde_json::from_str(&coffer.ok_with_password(&["account", "show", "--json"])).unwrap();
+    assert_eq!(shown["profile"]["email"], "grace@example.com");
+    assert!(shown["quota"]["total"].as_u64().unwrap() > 0);
+
+    let prefs = coffer.ok_with_password(&["prefs", "newsletter", "on"]);
+    assert!(prefs.contains("newsletter             on"), "{prefs}");
+    assert!(prefs.contains("surveys_research       off"), "opt-in stays off elsewhere: {prefs}");
+    let out = coffer.run_with_password(&["prefs", "spam", "on"]);
+    assert!(!out.status.success() && stderr(&out).contains("no category"), "{}", stderr(&out));
+
+    let other = Coffer::without_keychain(&home.path().join("other"));
+    other.ok_with_password(&["--server", &server.url, "login", "--email", "grace@example.com"]);
+    let sessions: serde_json::Value = serde_json::from_str(&coffer.ok_with_password(&["sessions", "--json"])).unwrap();
+    let ids: Vec<String> = sessions.as_array().unwrap().iter().filter(|s| s["active"] == true && s["current"] == false).map(|s| s["id"].as_str().unwrap().to_owned()).collect();
+    assert!(!ids.is_empty());
+    for id in &ids {
+        coffer.ok_with_password(&["sessions", "revoke", id]);
+    }
+
+    check(
+        coffer.command(&["password", "change"]).env("COFFER_PASSWORD", PASSWORD).env("COFFER_NEW_PASSWORD", "another long passphrase").output().unwrap(),
+        &["password", "change"],
+    );
+    let out = coffer.run_with_password(&["account", "show"]);
+    assert!(!out.status.success(), "the old password no longer signs in");
+
+    let export = home.path().join("export.json");
+    let new = |args: &[&str]| check(coffer.command(args).env("COFFER_PASSWORD", "another long passphrase").output().unwrap(), args);
+    new(&["account", "export", "--out", export.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_slice(&fs::read(&export).unwrap()).unwrap();
+    assert_eq!(json["account"]["email"], "grace@example.com");
+
+    let deleted = new(&["account", "delete", "--now"]);
+    assert!(deleted.contains("purged"), "{deleted}");
+    let out = coffer.command(&["account", "show"]).env("COFFER_PASSWORD", "another long passphrase").output().unwrap();
+    assert!(!out.status.success(), "a deleted account cannot sign in");
+}
