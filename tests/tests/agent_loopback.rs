@@ -316,3 +316,21 @@ fn retention_forgets_old_versions_and_what_is_kept_still_restores() {
     let (report, text) = agent.verify(true).unwrap();
     assert!(report.ok, "{text}");
 }
+
+#[test]
+fn a_full_storage_quota_fails_the_backup_clearly_and_nothing_half_done_is_listed() {
+    let server = TestServer::start_with_quota(200_000);
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("Big");
+    fs::create_dir(&data).unwrap();
+    dataset::write_tree(&data, 21, 30, 100_000);
+    let agent = agent(&home.path().join("agent"));
+    sign_up(&agent, &server, "full@example.com");
+    agent.add_folder(data.to_str().unwrap()).unwrap();
+    let err = agent.backup_now(&mut |_| {}).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::QuotaExceeded, "{}", err.message);
+    assert!(agent.snapshots().unwrap().is_empty(), "no snapshot without all its data");
+    let quota = agent.quota().unwrap();
+    assert!(quota.used <= quota.total && quota.total == 200_000, "{quota:?}");
+    assert_eq!(agent.backup_runs(1).unwrap()[0].status, coffer_client::RunStatus::Failed);
+}
