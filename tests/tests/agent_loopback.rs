@@ -334,3 +334,30 @@ fn a_full_storage_quota_fails_the_backup_clearly_and_nothing_half_done_is_listed
     assert!(quota.used <= quota.total && quota.total == 200_000, "{quota:?}");
     assert_eq!(agent.backup_runs(1).unwrap()[0].status, coffer_client::RunStatus::Failed);
 }
+
+#[test]
+fn an_implausibly_large_prune_is_refused_without_confirmation_and_changes_nothing() {
+    use coffer_client::RetentionSettings;
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("Churn");
+    fs::create_dir(&data).unwrap();
+    let agent = agent(&home.path().join("agent"));
+    sign_up(&agent, &server, "churn@example.com");
+    agent.add_folder(data.to_str().unwrap()).unwrap();
+    for version in 0..4u64 {
+        // Every version replaces all the data.
+        let _ = fs::remove_dir_all(&data);
+        fs::create_dir(&data).unwrap();
+        dataset::write_tree(&data, 100 + version, 8, 200_000);
+        agent.backup_now(&mut |_| {}).unwrap();
+    }
+    let keep_one = RetentionSettings { keep_last: 1, keep_hourly: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0, keep_yearly: 0, keep_within_days: None, automatic: false };
+    agent.set_retention(&keep_one).unwrap();
+    let err = agent.apply_retention(false, false).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInput, "{}", err.message);
+    assert_eq!(agent.snapshots().unwrap().len(), 4, "a refused prune leaves every backup in place");
+    let applied = agent.apply_retention(false, true).unwrap();
+    assert_eq!(applied.removed.len(), 3);
+    assert_eq!(agent.snapshots().unwrap().len(), 1);
+}

@@ -28,6 +28,8 @@ import type {
   ProfileUpdate,
   RestoreRequest,
   RestoreSummary,
+  RetentionOutcome,
+  RetentionSettings,
   ScheduleSettings,
   SchedulerStatus,
   SearchHit,
@@ -63,6 +65,8 @@ export type MockOptions = {
   totp?: boolean;
   /** These commands reject with `server` (to picture error states). */
   failing?: string[];
+  /** Like the agent's scheduler: a folder just added is backed up right away (continuous mode). */
+  autoBackup?: boolean;
 };
 
 declare global {
@@ -80,6 +84,10 @@ const NOW = Date.now();
 const DAY = 86_400_000;
 const PRIVATE_KEY = 'correct horse battery staple';
 const RECOVERY = 'K7QM2XPA9RTB4WZC8NDF';
+/** The recovery code of the key made by "start over". */
+const NEW_RECOVERY = 'R4WB7MXT2QKP9CZD3HNA';
+/** The share of a backup's size that no other backup shares (what removing it frees); the stored data is their sum. */
+const UNIQUE_SHARE = 0.08;
 
 const ADA: AccountInfo = { account_id: 'acc-1', first_name: 'Ada', last_name: 'Lovelace', email: 'ada@example.com', server_url: SERVER };
 
@@ -123,6 +131,16 @@ const state = {
   } as PolicyInfo,
   autostart: false,
   savedFiles: {} as Record<string, string>,
+  retention: {
+    keep_last: 10,
+    keep_hourly: 24,
+    keep_daily: 30,
+    keep_weekly: 8,
+    keep_monthly: 12,
+    keep_yearly: 3,
+    keep_within_days: null,
+    automatic: true,
+  } as RetentionSettings,
 };
 
 function POLICY_TEXT(): string {
@@ -424,6 +442,61 @@ async function runBackup() {
   await emit('backup-finished', report);
 }
 
+/** Which backups the retention rules keep, like the engine: every rule keeps the newest backup of each of its last N periods. */
+function retentionPlan(r: RetentionSettings): { keep: SnapshotInfo[]; remove: SnapshotInfo[] } {
+  const snaps = [...state.snapshots].sort((a, b) => b.time - a.time);
+  const keep = new Set<string>();
+  snaps.slice(0, r.keep_last).forEach((s) => keep.add(s.id));
+  if (r.keep_within_days) for (const s of snaps) if (s.time >= Date.now() - r.keep_within_days * DAY) keep.add(s.id);
+  const week = (d: Date) => {
+    const t = new Date(d.getFullYear(), d.getMonth(), d.getDate() - ((d.getDay() + 6) % 7));
+    return `${t.getFullYear()}-${t.getMonth()}-${t.getDate()}`;
+  };
+  const buckets: [number, (d: Date) => string][] = [
+    [r.keep_hourly, (d) => `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}-${d.getHours()}`],
+    [r.keep_daily, (d) => `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`],
+    [r.keep_weekly, week],
+    [r.keep_monthly, (d) => `${d.getFullYear()}-${d.getMonth()}`],
+    [r.keep_yearly, (d) => `${d.getFullYear()}`],
+  ];
+  for (const [count, key] of buckets) {
+    let last: string | null = null;
+    let used = 0;
+    for (const s of snaps) {
+      if (used >= count) break;
+      const k = key(new Date(s.time));
+      if (k !== last) {
+        keep.add(s.id);
+        used += 1;
+        last = k;
+      }
+    }
+  }
+  return { keep: snaps.filter((s) => keep.has(s.id)), remove: snaps.filter((s) => !keep.has(s.id)) };
+}
+
+/** Data no kept backup needs, waiting to be deleted (forget done, prune not yet). */
+let unpruned = 0;
+
+function applyRetention(preview: boolean, confirmLarge: boolean): RetentionOutcome {
+  const plan = retentionPlan(state.retention);
+  const outcome: RetentionOutcome = { kept: plan.keep.length, removed: plan.remove, bytes_freed: 0, bytes_waiting: 0 };
+  if (preview) return outcome;
+  // Like the agent: the backups are forgotten first, then the prune checks its size.
+  const stored = unpruned + state.snapshots.reduce((n, s) => n + Math.round(s.bytes * UNIQUE_SHARE), 0);
+  state.snapshots = state.snapshots.filter((s) => !plan.remove.some((r) => r.id === s.id));
+  unpruned += plan.remove.reduce((n, s) => n + Math.round(s.bytes * UNIQUE_SHARE), 0);
+  const total = Math.max(stored, 1);
+  if (unpruned * 2 > total && !confirmLarge)
+    fail('invalid_input', `prune would remove ${unpruned} of ${total} stored bytes (${Math.floor((unpruned * 100) / total)}%); if that is intended, confirm it`);
+  // Packs condemned by an earlier run are deleted now; the rest waits out the 24-hour delay.
+  outcome.bytes_freed = Math.round(unpruned * 0.25);
+  outcome.bytes_waiting = unpruned - outcome.bytes_freed;
+  state.quota = { ...state.quota, used: Math.max(0, state.quota.used - outcome.bytes_freed) };
+  unpruned = 0;
+  return outcome;
+}
+
 async function restore(r: RestoreRequest): Promise<RestoreSummary> {
   const snapshot = snapshotById(r.snapshot_id);
   if (r.target !== null && !r.target.startsWith('/')) fail('invalid_input', 'The folder to restore into must be a full path.');
@@ -448,7 +521,8 @@ async function restore(r: RestoreRequest): Promise<RestoreSummary> {
       r.paths.length === 0
         ? [{ path: `${snapshot.roots[0]}/photos/holiday-002.jpg`, reason: 'A damaged piece could not be read' }]
         : [],
-    warnings: [],
+    // Back in the original folders, a file owned by someone else keeps its old owner and mode.
+    warnings: r.target === null ? [{ path: `${chosen[0]?.[0] ?? snapshot.roots[0]}`, reason: 'Permissions not set: operation not permitted' }] : [],
   };
   await emit('restore-finished', summary);
   return summary;
@@ -502,6 +576,10 @@ mockIPC(
         if (!path.startsWith('/')) fail('invalid_input', 'The folder path must be absolute.');
         if (path === '/does/not/exist') fail('not_found', 'There is no folder at /does/not/exist.');
         state.folders = [...state.folders, { path, added_at: Date.now() }];
+        if (options.autoBackup && !state.running && state.schedule.mode === 'continuous') {
+          state.running = { phase: 'scanning', files_done: 0, files_total: 0, bytes_done: 0, bytes_total: 0, current_file: null, bytes_per_second: 0, eta_seconds: null, skipped: 0 };
+          setTimeout(() => void runBackup(), 200);
+        }
         return state.folders;
       }
       case 'remove_folder':
@@ -667,6 +745,30 @@ mockIPC(
         })();
         return a.to === 'private' ? RECOVERY : null;
       }
+      case 'start_over': {
+        if (a.password !== state.password) fail('invalid_credentials', 'The account password is not right.');
+        const key = (a.newKey as string | null) ?? null;
+        if (key !== null && !strength(key).acceptable) fail('invalid_input', 'The new encryption key is too easy to guess.');
+        await sleep(options.stepMs ?? 250);
+        state.snapshots = [];
+        state.quota = { ...state.quota, used: 0 };
+        state.keyMode = key === null ? 'default' : 'private';
+        state.keyChangedAt = Date.now();
+        state.unlocked = true;
+        return key === null ? null : NEW_RECOVERY;
+      }
+      case 'retention':
+        return state.retention;
+      case 'set_retention': {
+        const r = a.settings as RetentionSettings;
+        const counts = [r.keep_last, r.keep_hourly, r.keep_daily, r.keep_weekly, r.keep_monthly, r.keep_yearly];
+        if (counts.every((n) => n === 0) && !r.keep_within_days) fail('invalid_input', 'keep_last: keep at least one backup (set any rule above zero)');
+        state.retention = r;
+        return state.retention;
+      }
+      case 'apply_retention':
+        await sleep(options.stepMs ?? 250);
+        return applyRetention(Boolean(a.preview), Boolean(a.confirmLarge));
       case 'request_password_reset':
         return null;
       case 'resend_verification':

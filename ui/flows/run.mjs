@@ -221,6 +221,7 @@ test('signed in with history: picker, remove, dark mode', async () => {
   await page.click('#restore-submit');
   await page.waitForSelector('#restore-skipped li');
   assert.match(await page.textContent('#restore-result'), /damaged piece/);
+  await page.evaluate(() => document.querySelector('#restore-result').scrollIntoView({ block: 'end' }));
   await shot(page, '16b-restore-skipped-dark');
   assert.deepEqual(errors, []);
   await page.close();
@@ -422,6 +423,10 @@ test('restore browser: timeline, tree, search, versions, select many → restore
   await shot(page, '28-restore-progress');
   await page.waitForSelector('#restore-result');
   assert.match(await page.textContent('#restore-result'), /restored into\s+the original folders/);
+  // Restored, but a permission could not be set: listed apart from files left out.
+  await page.waitForSelector('#restore-warnings li');
+  assert.match(await page.textContent('#restore-result'), /Restored, but the permissions or modification time could not be set \(1\)/);
+  await page.evaluate(() => document.querySelector('#restore-result').scrollIntoView({ block: 'end' }));
   await shot(page, '29-restore-done');
   const call = await page.evaluate(() => window.__cofferMock.calls.find((c) => c.cmd === 'restore').args.request);
   assert.deepEqual(call, {
@@ -602,6 +607,137 @@ test('keyboard: visible focus, tab order through the sidebar, Escape closes dial
   await page.close();
 });
 
+test('versions kept: save rules → preview → apply, then a large prune applied anyway', async () => {
+  const { page, errors } = await openApp(harness, { options: { signedIn: true, folders: FOLDERS.slice(0, 2), snapshots: HISTORY, stepMs: 120 } });
+  await page.waitForSelector('#nav-schedule');
+  await page.click('#nav-schedule');
+  await page.waitForSelector('#retention-last');
+  assert.equal(await page.inputValue('#retention-last'), '10');
+  assert.equal(await page.inputValue('#retention-daily'), '30');
+
+  // Rules that keep nothing are refused next to the first rule.
+  for (const id of ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly']) await page.fill(`#retention-${id}`, '0');
+  assert.equal(await page.isDisabled('#retention-preview'), true, 'unsaved rules cannot be previewed');
+  await page.click('#retention-save');
+  await page.waitForSelector('#retention-last-error:has-text("Keep at least one backup")');
+
+  // Keep the 5 newest: the 4 older ones go.
+  await page.fill('#retention-last', '5');
+  await page.click('#retention-save');
+  await page.waitForSelector('#retention-saved');
+  const saved = await page.evaluate(() => window.__cofferMock.calls.filter((c) => c.cmd === 'set_retention').pop().args.settings);
+  assert.deepEqual(saved, { keep_last: 5, keep_hourly: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0, keep_yearly: 0, keep_within_days: null, automatic: true });
+
+  await page.click('#retention-preview');
+  await page.waitForSelector('#retention-removed li');
+  const removed = await page.$$eval('#retention-removed li', (ls) => ls.map((l) => l.dataset.snapshot));
+  assert.deepEqual(removed, HISTORY.slice(5).map((h) => h.id), 'the preview lists the 4 oldest');
+  assert.equal(await page.evaluate(() => window.__cofferMock.state.snapshots.length), HISTORY.length, 'a preview changes nothing');
+  await page.evaluate(() => document.querySelector('#retention').scrollIntoView({ block: 'start' }));
+  await shot(page, '30-versions-kept-preview');
+
+  await page.click('#retention-apply');
+  await page.waitForSelector('#retention-apply-dialog');
+  assert.match(await page.textContent('#retention-apply-dialog'), new RegExp(`${removed.length} older backups are removed`));
+  await shot(page, '31-versions-kept-confirm');
+  await page.click('#retention-apply-confirm');
+  await page.waitForSelector('#retention-outcome');
+  const outcome = await page.$eval('#retention-outcome', (el) => ({ ...el.dataset, text: el.textContent }));
+  assert.equal(Number(outcome.removed), removed.length);
+  assert.equal(Number(outcome.kept), HISTORY.length - removed.length);
+  assert.match(outcome.text, /of storage space was given back/);
+  assert.match(outcome.text, /will be given back in about a day/);
+  await page.evaluate(() => document.querySelector('#retention-outcome').scrollIntoView({ block: 'end' }));
+  await shot(page, '32-versions-kept-applied');
+
+  // Keeping only the newest backup deletes most of the data: Coffer asks first.
+  await page.fill('#retention-last', '1');
+  await page.click('#retention-save');
+  await page.waitForSelector('#retention-saved');
+  await page.click('#retention-apply');
+  await page.click('#retention-apply-confirm');
+  await page.waitForSelector('#retention-large');
+  assert.match(await page.textContent('#retention-large'), /\d+% of the data you have stored/);
+  await shot(page, '33-versions-kept-large-prune');
+  await page.click('#retention-apply-anyway');
+  await page.waitForSelector('#retention-apply-dialog', { state: 'detached' });
+  await page.waitForSelector('#retention-outcome');
+  assert.equal(Number(await page.getAttribute('#retention-outcome', 'data-kept')), 1);
+  const applies = await page.evaluate(() => window.__cofferMock.calls.filter((c) => c.cmd === 'apply_retention').map((c) => c.args));
+  assert.deepEqual(applies.slice(-3), [
+    { preview: true, confirmLarge: false },
+    { preview: false, confirmLarge: false },
+    { preview: false, confirmLarge: true },
+  ]);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('lost both key and recovery code: start over with a new private key', async () => {
+  const { page, errors } = await openApp(harness, { options: { locked: true, folders: FOLDERS.slice(0, 2), snapshots: SNAPSHOTS } });
+  await page.waitForSelector('#unlock-key');
+  await page.click('#unlock-lost summary');
+  await page.click('#unlock-start-over');
+  await page.waitForSelector('#start-over');
+  assert.match(await page.textContent('#start-over'), /nobody can open the files backed up so far/);
+  await shot(page, '34-start-over');
+
+  await page.check('#start-over-key-private');
+  await page.fill('#start-over-private-key', 'hunter2');
+  await page.waitForSelector('#start-over-key-strength[data-score="1"]');
+  await page.click('#start-over-submit');
+  await page.waitForSelector('#start-over-private-key-error:has-text("too easy to guess")');
+  assert.match(await page.textContent('#start-over-password-error'), /account password/);
+  assert.match(await page.textContent('#start-over-understood-error'), /Tick this/);
+  await page.fill('#start-over-private-key', 'purple elephant quietly dances');
+  await page.fill('#start-over-private-key-repeat', 'purple elephant quietly dances');
+  await page.waitForSelector('#start-over-key-strength[data-score="4"]');
+  await page.fill('#start-over-password', 'wrong password');
+  await page.check('#start-over-understood');
+  await page.click('#start-over-submit');
+  await page.waitForSelector('#start-over-password-error:has-text("Nothing was deleted")');
+  assert.equal(await page.evaluate(() => window.__cofferMock.state.snapshots.length), SNAPSHOTS.length);
+  await page.fill('#start-over-password', 'correct horse battery');
+  await shot(page, '35-start-over-private-key');
+  await page.click('#start-over-submit');
+
+  // The new recovery kit, then the Overview with nothing backed up yet; the account and folders stay.
+  await page.waitForSelector('#recovery-code');
+  assert.equal((await page.textContent('#recovery-code')).replace(/\s+/g, ''), 'R4WB7MXT2QKP9CZD3HNA');
+  const call = await page.evaluate(() => window.__cofferMock.calls.filter((c) => c.cmd === 'start_over').pop().args);
+  assert.deepEqual(call, { newKey: 'purple elephant quietly dances', password: 'correct horse battery' });
+  assert.equal((await page.evaluate(() => window.__cofferMock.calls.filter((c) => c.cmd === 'delete_account'))).length, 0);
+  await shot(page, '36-start-over-recovery-kit');
+  await page.check('#recovery-saved');
+  await page.click('#recovery-continue');
+  await page.waitForSelector('#folder-list li[data-path="/home/ada/Documents"]');
+  assert.match(await page.textContent('#backup-status'), /Not backed up yet/);
+  assert.match(await page.textContent('#status-summary'), /Not backed up yet/);
+  assert.doesNotMatch(await page.textContent('#status-summary'), /Add a folder/);
+  await shot(page, '37-start-over-dashboard');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a folder just added is backed up by the agent itself, and the sidebar summary follows', async () => {
+  const { page, errors } = await openApp(harness, { options: { signedIn: true, folders: [], snapshots: [], autoBackup: true, stepMs: 200 } });
+  await page.waitForSelector('#status-summary:has-text("Add a folder to begin")');
+  await page.click('#nav-add-folder');
+  await page.fill('#add-folder-path', '/home/ada/Documents');
+  await page.click('#add-folder-submit');
+  await page.waitForSelector('#folder-list li[data-path="/home/ada/Documents"]');
+  assert.doesNotMatch(await page.textContent('#status-summary'), /Add a folder/);
+  await page.waitForSelector('#status-summary[data-state="backing-up"]');
+  await page.waitForSelector('#backup-progress');
+  await shot(page, '38-auto-backup-after-add');
+  await page.waitForSelector('#status-summary:has-text("Up to date")', { timeout: 10_000 });
+  await page.waitForSelector('#backup-status:has-text("Your files are backed up")');
+  assert.equal((await page.evaluate(() => window.__cofferMock.calls.filter((c) => c.cmd === 'backup_now'))).length, 0, 'nobody clicked Back up now');
+  await shot(page, '39-auto-backup-done');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 /** Every screen, in one colour scheme. */
 async function gallery(scheme) {
   const p = (name) => `${scheme}/${name}`;
@@ -680,6 +816,10 @@ async function gallery(scheme) {
   await pg.click('#nav-schedule');
   await pg.waitForSelector('#watch-status');
   await shot(pg, p('13-schedule'));
+  await pg.click('#retention-preview');
+  await pg.waitForSelector('#retention-preview-result');
+  await pg.evaluate(() => document.querySelector('#retention').scrollIntoView({ block: 'start' }));
+  await shot(pg, p('13b-schedule-versions-kept'));
   await pg.click('#nav-activity');
   await pg.waitForSelector('#activity-backups');
   await shot(pg, p('14-activity-backups'));

@@ -40,12 +40,20 @@ describe('Add folder', () => {
 
   it('adds a typed path and returns to the Overview with a confirmation', async () => {
     const { $, backend, dashboard, nav } = await setup();
+    backend.addFolder.mockImplementationOnce(async (path: string) => {
+      const folders = [...dashboardData().folders, folder(path)];
+      backend.dashboard.mockResolvedValue(dashboardData({ folders }));
+      return folders;
+    });
     await fireEvent.input($('#add-folder-path')!, { target: { value: ' /home/ada/Music ' } });
     await fireEvent.click($('#add-folder-submit')!);
     await waitFor(() => expect(nav.screen).toBe('dashboard'));
     expect(backend.addFolder).toHaveBeenCalledWith('/home/ada/Music');
     expect(dashboard.folders.map((f) => f.path)).toContain('/home/ada/Music');
     expect(nav.notice).toMatch(/Music/);
+    // The rest of the Overview is reloaded: the agent starts backing the new folder up by itself.
+    await waitFor(() => expect(backend.dashboard).toHaveBeenCalledTimes(2));
+    expect(dashboard.folders.map((f) => f.path)).toContain('/home/ada/Music');
   });
 
   it('fills the path from the native picker, and leaves it alone on cancel', async () => {

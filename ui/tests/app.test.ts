@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fireEvent, render, waitFor } from '@testing-library/svelte';
 import App from '../src/App.svelte';
-import { ACCOUNT, FakeBackend, fail, progress, status } from './fake-backend';
+import { ACCOUNT, FakeBackend, dashboardData, deferred, fail, folder, progress, report, snapshot, status } from './fake-backend';
 
 function signedIn(backend: FakeBackend, extra: { keychain_available?: boolean; backup?: ReturnType<typeof progress> | null } = {}) {
   backend.appStatus.mockResolvedValue(
@@ -75,5 +75,68 @@ describe('App', () => {
     await waitFor(() => expect($('#error-banner')?.textContent).toMatch(/catalog could not be opened/));
     await fireEvent.click(document.querySelector('.unavailable > button')!);
     await waitFor(() => expect($('#signup-first')).not.toBeNull());
+  });
+
+  it('right after adding the first folder the summary stops asking for one, and follows the backup the agent starts by itself', async () => {
+    const backend = new FakeBackend();
+    signedIn(backend);
+    const docs = folder('/home/ada/Documents');
+    backend.dashboard.mockResolvedValue(dashboardData({ folders: [], last_backup: null }));
+    backend.addFolder.mockImplementation(async () => {
+      backend.dashboard.mockResolvedValue(dashboardData({ folders: [docs], last_backup: null }));
+      return [docs];
+    });
+    const $ = setup(backend);
+    await waitFor(() => expect($('#status-summary')?.textContent).toMatch(/Add a folder to begin/));
+
+    await fireEvent.click($('#nav-add-folder')!);
+    await fireEvent.input($('#add-folder-path')!, { target: { value: '/home/ada/Documents' } });
+    await fireEvent.click($('#add-folder-submit')!);
+    await waitFor(() => expect($('#folder-list li[data-path="/home/ada/Documents"]')).not.toBeNull());
+    expect($('#status-summary')?.textContent).toMatch(/Not backed up yet/);
+    expect($('#status-summary')?.textContent).not.toMatch(/Add a folder/);
+
+    // The agent's scheduler backs the new folder up by itself: the UI only hears the events.
+    const calls = backend.dashboard.mock.calls.length;
+    backend.emitProgress(progress());
+    await waitFor(() => expect($('#status-summary')?.dataset.state).toBe('backing-up'));
+    expect($('#backup-progress')).not.toBeNull();
+    const done = snapshot({ id: 'snap-new', time: Date.now(), roots: [docs.path] });
+    backend.dashboard.mockResolvedValue(dashboardData({ folders: [docs], last_backup: done }));
+    backend.emitFinished(report({ finished_at: Date.now() }));
+    await waitFor(() => expect($('#status-summary')?.textContent).toMatch(/Up to date\s*Last backup just now/));
+    await waitFor(() => expect($('#backup-status')?.textContent).toMatch(/Your files are backed up/));
+    expect(backend.dashboard.mock.calls.length).toBeGreaterThan(calls);
+  });
+
+  it('an older dashboard answer that arrives late does not bring back the old state', async () => {
+    const backend = new FakeBackend();
+    signedIn(backend);
+    const slow = deferred<ReturnType<typeof dashboardData>>();
+    backend.dashboard.mockReturnValueOnce(slow.promise);
+    backend.dashboard.mockResolvedValue(dashboardData({ last_backup: snapshot({ time: Date.now() }) }));
+    const $ = setup(backend);
+    await waitFor(() => expect($('#nav-dashboard')).not.toBeNull());
+    backend.emitFinished(report({ finished_at: Date.now() }));
+    await waitFor(() => expect($('#backup-status')?.textContent).toMatch(/Your files are backed up/));
+    slow.resolve(dashboardData({ folders: [], last_backup: null }));
+    await new Promise((r) => setTimeout(r, 0));
+    expect($('#backup-status')?.textContent).toMatch(/Your files are backed up/);
+    expect($('#folder-list li')).not.toBeNull();
+  });
+
+  it('Schedule shows "Versions kept"; applying reloads the Overview', async () => {
+    const backend = new FakeBackend();
+    signedIn(backend);
+    const $ = setup(backend);
+    await waitFor(() => expect($('#nav-schedule')).not.toBeNull());
+    await fireEvent.click($('#nav-schedule')!);
+    await waitFor(() => expect($('#retention-last')).not.toBeNull());
+    const calls = backend.dashboard.mock.calls.length;
+    await fireEvent.click($('#retention-apply')!);
+    await waitFor(() => expect(document.querySelector('#retention-apply-confirm')).not.toBeNull());
+    await fireEvent.click(document.querySelector('#retention-apply-confirm')!);
+    await waitFor(() => expect($('#retention-outcome')).not.toBeNull());
+    await waitFor(() => expect(backend.dashboard.mock.calls.length).toBe(calls + 1));
   });
 });

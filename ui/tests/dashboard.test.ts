@@ -76,9 +76,30 @@ describe('Dashboard', () => {
     const { $, load } = await setup(backend);
     await load;
     await tick();
+    backend.dashboard.mockResolvedValue(dashboardData({ folders: [folder('/home/ada/Documents')] }));
     await fireEvent.click($('#folder-list li[data-path="/home/ada/Pictures"] button')!);
     expect(backend.removeFolder).toHaveBeenCalledWith('/home/ada/Pictures');
     await waitFor(() => expect(document.querySelectorAll('#folder-list li')).toHaveLength(1));
+    // Everything else that changed with it is reloaded too.
+    await waitFor(() => expect(backend.dashboard).toHaveBeenCalledTimes(2));
+  });
+
+  it('the list a folder command returns wins over a load that was already under way', async () => {
+    const backend = new FakeBackend();
+    backend.removeFolder.mockResolvedValueOnce([folder('/home/ada/Documents')]);
+    const { $, load, dashboard } = await setup(backend);
+    await load;
+    await tick();
+    const stale = deferred<ReturnType<typeof dashboardData>>();
+    backend.dashboard.mockReturnValueOnce(stale.promise);
+    backend.dashboard.mockResolvedValue(dashboardData({ folders: [folder('/home/ada/Documents')] }));
+    const early = dashboard.load();
+    await fireEvent.click($('#folder-list li[data-path="/home/ada/Pictures"] button')!);
+    await waitFor(() => expect(document.querySelectorAll('#folder-list li')).toHaveLength(1));
+    stale.resolve(dashboardData());
+    await early;
+    await tick();
+    expect(document.querySelectorAll('#folder-list li')).toHaveLength(1);
   });
 
   it('follows a backup from start to finish, with skipped files', async () => {

@@ -27,6 +27,8 @@ import type {
   RestoreProgress,
   RestoreRequest,
   RestoreSummary,
+  RetentionOutcome,
+  RetentionSettings,
   ScheduleSettings,
   SchedulerStatus,
   SearchHit,
@@ -219,6 +221,30 @@ export const POLICY: PolicyInfo = {
   accepted_at: NOW - 10 * DAY,
 };
 
+export const RETENTION: RetentionSettings = {
+  keep_last: 10,
+  keep_hourly: 24,
+  keep_daily: 7,
+  keep_weekly: 4,
+  keep_monthly: 12,
+  keep_yearly: 2,
+  keep_within_days: null,
+  automatic: true,
+};
+
+export function retentionOutcome(overrides: Partial<RetentionOutcome> = {}): RetentionOutcome {
+  return {
+    kept: 8,
+    removed: [
+      snapshot({ id: 'snap-old-1', time: NOW - 40 * DAY, bytes: 1_200_000_000 }),
+      snapshot({ id: 'snap-old-2', time: NOW - 41 * DAY, bytes: 1_100_000_000 }),
+    ],
+    bytes_freed: 0,
+    bytes_waiting: 0,
+    ...overrides,
+  };
+}
+
 export function fail(type: ErrorKind, message = `${type} happened`): BackendError {
   return new BackendError(type, message);
 }
@@ -300,6 +326,7 @@ export class FakeBackend implements Backend {
   lockNow = vi.fn(async () => keyStatus({ mode: 'private', unlocked: false }));
   changeKey = vi.fn(async (_current: string, _next: string, _password: string) => keyStatus({ mode: 'private', changed_at: NOW }));
   switchKeyMode = vi.fn(async (to: KeyMode, _key: string | null, _password: string) => (to === 'private' ? RECOVERY_CODE : null));
+  startOver = vi.fn(async (newKey: string | null, _password: string): Promise<string | null> => (newKey === null ? null : RECOVERY_CODE));
 
   dashboard = vi.fn(async () => dashboardData());
   addFolder = vi.fn(async (path: string) => [folder('/home/ada/Documents'), folder(path, NOW)]);
@@ -315,6 +342,11 @@ export class FakeBackend implements Backend {
     { path: '/home/ada/Documents/.cache/thumbs.db', reason: 'Cache (preset “Caches”)' },
   ]);
   backupNow = vi.fn(async () => {});
+  retention = vi.fn(async (): Promise<RetentionSettings> => ({ ...RETENTION }));
+  setRetention = vi.fn(async (settings: RetentionSettings) => settings);
+  applyRetention = vi.fn(async (preview: boolean, _confirmLarge: boolean): Promise<RetentionOutcome> =>
+    retentionOutcome(preview ? {} : { bytes_freed: 1_500_000_000, bytes_waiting: 800_000_000 }),
+  );
   verifyBackup = vi.fn(async (readData: boolean): Promise<VerifyReport> => ({ ok: true, read_data: readData, snapshots_checked: 2, packs_checked: 14, problems: [] }));
 
   schedulerStatus = vi.fn(async () => scheduler());

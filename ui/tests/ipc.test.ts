@@ -104,6 +104,30 @@ describe('TauriBackend', () => {
     ]);
   });
 
+  it('sends retention and start-over commands with the argument names of docs/ipc.md', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args]);
+      return cmd === 'start_over' ? 'CODE' : null;
+    });
+    const b = new TauriBackend();
+    const settings = { keep_last: 5, keep_hourly: 24, keep_daily: 7, keep_weekly: 4, keep_monthly: 12, keep_yearly: 3, keep_within_days: 2, automatic: true };
+    await b.retention();
+    await b.setRetention(settings);
+    await b.applyRetention(true, false);
+    await b.applyRetention(false, true);
+    expect(await b.startOver('new key', 'pw')).toBe('CODE');
+    await b.startOver(null, 'pw');
+    expect(seen).toEqual([
+      ['retention', {}],
+      ['set_retention', { settings }],
+      ['apply_retention', { preview: true, confirmLarge: false }],
+      ['apply_retention', { preview: false, confirmLarge: true }],
+      ['start_over', { newKey: 'new key', password: 'pw' }],
+      ['start_over', { newKey: null, password: 'pw' }],
+    ]);
+  });
+
   it('opens the save dialog with a suggested name', async () => {
     let options: unknown;
     mockIPC((cmd, args) => {

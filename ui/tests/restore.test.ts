@@ -322,6 +322,49 @@ describe('Restore: choosing many and restoring', () => {
     expect($('#restore-skipped')?.textContent).toMatch(/broken\.jpg\s+A damaged piece/);
   });
 
+  it('lists entries whose permissions or time could not be set apart from skipped ones', async () => {
+    const backend = new FakeBackend();
+    backend.restore.mockResolvedValueOnce({
+      files: 10,
+      bytes: 1000,
+      target: '/t',
+      skipped: [{ path: '/home/ada/Pictures/broken.jpg', reason: 'A damaged piece could not be read' }],
+      warnings: [
+        { path: '/t/Documents/report.pdf', reason: 'Could not set the permissions: operation not permitted' },
+        { path: '/t/Documents/report.pdf', reason: 'Could not set the modification time' },
+      ],
+    });
+    const { $ } = await ready(backend);
+    await fireEvent.input($('#restore-target')!, { target: { value: '/t' } });
+    await fireEvent.click($('#restore-submit')!);
+    await waitFor(() => expect($('#restore-warnings')).not.toBeNull());
+    expect($('#restore-skipped')?.querySelectorAll('li')).toHaveLength(1);
+    expect($('#restore-skipped')?.textContent).not.toMatch(/permissions/);
+    const warnings = [...$('#restore-warnings')!.querySelectorAll('li')].map((li) => li.textContent);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/report\.pdf\s+Could not set the permissions/);
+    expect($('#restore-result')?.textContent).toMatch(/Not restored \(1\)/);
+    expect($('#restore-result')?.textContent).toMatch(/Restored, but the permissions or modification time could not be set \(2\)/);
+  });
+
+  it('warnings alone still read as a complete restore', async () => {
+    const backend = new FakeBackend();
+    backend.restore.mockResolvedValueOnce({
+      files: 3,
+      bytes: 1000,
+      target: '/t',
+      skipped: [],
+      warnings: [{ path: '/t/a.txt', reason: 'Could not set the modification time' }],
+    });
+    const { $ } = await ready(backend);
+    await fireEvent.input($('#restore-target')!, { target: { value: '/t' } });
+    await fireEvent.click($('#restore-submit')!);
+    await waitFor(() => expect($('#restore-warnings')).not.toBeNull());
+    expect($('#restore-result')?.textContent).toMatch(/Restore complete/);
+    expect($('#restore-result')?.textContent).toMatch(/The contents\s+are complete/);
+    expect($('#restore-skipped')).toBeNull();
+  });
+
   it('asks where to restore instead of sending an empty target', async () => {
     const { $, backend } = await ready();
     await fireEvent.click($('#restore-submit')!);

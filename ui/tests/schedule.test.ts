@@ -5,13 +5,14 @@ import Schedule from '../src/lib/views/Schedule.svelte';
 import StatusSummary from '../src/lib/components/domain/StatusSummary.svelte';
 import { SchedulerState } from '../src/lib/state/scheduler.svelte';
 import { BackupState } from '../src/lib/state/backup.svelte';
-import { FakeBackend, HOUR, NOW, deferred, fail, progress, scheduler } from './fake-backend';
+import { RetentionState } from '../src/lib/state/retention.svelte';
+import { FakeBackend, HOUR, NOW, deferred, fail, progress, report, scheduler } from './fake-backend';
 import type { SchedulerStatus } from '../src/lib/ipc';
 
 async function setup(backend = new FakeBackend()) {
   const state = new SchedulerState(backend);
   await state.attach();
-  const view = render(Schedule, { scheduler: state });
+  const view = render(Schedule, { scheduler: state, retention: new RetentionState(backend) });
   const $ = (selector: string) => view.container.querySelector<HTMLElement>(selector);
   await state.load();
   await tick();
@@ -24,7 +25,7 @@ describe('Schedule & network', () => {
     const pending = deferred<SchedulerStatus>();
     backend.schedulerStatus.mockReturnValueOnce(pending.promise);
     const state = new SchedulerState(backend);
-    const view = render(Schedule, { scheduler: state });
+    const view = render(Schedule, { scheduler: state, retention: new RetentionState(backend) });
     const load = state.load();
     await tick();
     expect(view.container.textContent).toMatch(/Loading the schedule/);
@@ -106,10 +107,10 @@ describe('Schedule & network', () => {
 });
 
 describe('Status summary (the tray, in the sidebar)', () => {
-  function summary(backend = new FakeBackend(), lastBackup: number | null = NOW - HOUR) {
+  function summary(backend = new FakeBackend(), lastBackup: number | null = NOW - HOUR, hasFolders = true) {
     const backup = new BackupState(backend);
     const state = new SchedulerState(backend);
-    const view = render(StatusSummary, { backup, scheduler: state, lastBackup, onopen: () => {} });
+    const view = render(StatusSummary, { backup, scheduler: state, lastBackup, hasFolders, onopen: () => {} });
     const el = () => view.container.querySelector<HTMLElement>('#status-summary')!;
     return { backup, state, el };
   }
@@ -119,9 +120,32 @@ describe('Status summary (the tray, in the sidebar)', () => {
     expect(el().textContent).toMatch(/Up to date\s*Last backup 1 hour ago/);
   });
 
-  it('idle: not backed up yet', () => {
-    const { el } = summary(new FakeBackend(), null);
-    expect(el().textContent).toMatch(/Not backed up yet/);
+  it('idle: not backed up yet, and no folder', () => {
+    const { el } = summary(new FakeBackend(), null, false);
+    expect(el().textContent).toMatch(/Not backed up yet\s*Add a folder to begin/);
+  });
+
+  it('a folder but no backup yet: does not ask for a folder, says what comes next', async () => {
+    const { el, state } = summary(new FakeBackend(), null, true);
+    expect(el().textContent).toMatch(/Not backed up yet\s*The first backup starts soon/);
+    expect(el().textContent).not.toMatch(/Add a folder/);
+    state.status = scheduler({}, { mode: 'manual' });
+    await tick();
+    expect(el().textContent).toMatch(/Click “Back up now” to start/);
+  });
+
+  it('a run the agent started by itself: backing up, then up to date from the finished event alone', async () => {
+    const backend = new FakeBackend();
+    const { backup, el } = summary(backend, null, true);
+    await backup.attach();
+    backend.emitProgress(progress({ phase: 'scanning', bytes_total: 0, files_total: 0 }));
+    await tick();
+    expect(el().dataset.state).toBe('backing-up');
+    expect(el().textContent).toMatch(/Looking for changes/);
+    backend.emitFinished(report({ finished_at: Date.now() - 5_000 }));
+    await tick();
+    expect(el().dataset.state).toBe('idle');
+    expect(el().textContent).toMatch(/Up to date\s*Last backup just now/);
   });
 
   it('backing up: percent, speed, time left, skipped', async () => {

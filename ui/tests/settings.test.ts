@@ -310,6 +310,15 @@ describe('Settings → Privacy', () => {
     expect(backend.acceptPolicy).toHaveBeenCalledWith('2025-07-01');
   });
 
+  it('asks a new account, which accepted no version yet, to accept the policy without saying it changed', async () => {
+    const backend = new FakeBackend();
+    backend.policy.mockResolvedValue({ ...POLICY, accepted_version: null, accepted_at: null });
+    const { $ } = await setup('privacy', backend);
+    await waitFor(() => expect($('#policy-accept')).not.toBeNull());
+    expect(document.body.textContent).toMatch(/Please read and accept this policy/);
+    expect(document.body.textContent).not.toMatch(/changed since/);
+  });
+
   it('exports to a path from the save dialog; cancel does nothing', async () => {
     const { $, backend } = await setup('privacy');
     backend.pickSavePath.mockResolvedValueOnce(null);

@@ -72,19 +72,76 @@ describe('Unlock', () => {
     expect(backend.unlockWithRecovery).toHaveBeenCalledWith('K7QM-2XPA', false);
   });
 
-  it('explains "lost both" and can start over after a password', async () => {
-    const { $, backend, session } = setup();
+  it('explains "lost both": the old backups cannot be opened and are deleted, the account stays', async () => {
+    const { $ } = setup();
     expect($('#unlock-lost')?.textContent).toMatch(/nobody can open the files backed up so far/);
+    expect($('#unlock-lost')?.textContent).toMatch(/Your\s+account stays/);
     await fireEvent.click($('#unlock-start-over')!);
-    expect(document.querySelector('#start-over-dialog')).not.toBeNull();
-    await fireEvent.click(document.querySelector('#start-over-confirm')!);
-    await waitFor(() => expect(document.querySelector('#start-over-password-error')?.textContent).toMatch(/password/));
+    expect($('#unlock-key')).toBeNull();
+    const text = $('#start-over')?.textContent ?? '';
+    expect(text).toMatch(/nobody can open the files backed up so far/);
+    expect(text).toMatch(/deletes those backups/);
+    expect(text).toMatch(/Your account, your folders and the files on this computer stay/);
+    expect(($('#start-over-key-default') as HTMLInputElement).checked).toBe(true);
+    await fireEvent.click($('#start-over-back')!);
+    expect($('#unlock-key')).not.toBeNull();
+  });
+
+  it('start over: needs the password and the checkbox, never deletes the account', async () => {
+    const { $, backend, session } = setup();
+    await fireEvent.click($('#unlock-start-over')!);
+    await fireEvent.click($('#start-over-submit')!);
+    await waitFor(() => expect($('#start-over-password-error')?.textContent).toMatch(/account password/));
+    expect($('#start-over-understood-error')?.textContent).toMatch(/Tick this/);
+    expect(backend.startOver).not.toHaveBeenCalled();
+    await fireEvent.input($('#start-over-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#start-over-understood')!);
+    await fireEvent.click($('#start-over-submit')!);
+    await waitFor(() => expect(session.phase).toBe('signed_in'));
+    expect(backend.startOver).toHaveBeenCalledWith(null, 'pw');
     expect(backend.deleteAccount).not.toHaveBeenCalled();
-    await fireEvent.input(document.querySelector('#start-over-password')!, { target: { value: 'pw' } });
-    await fireEvent.click(document.querySelector('#start-over-confirm')!);
-    await waitFor(() => expect(session.phase).toBe('signed_out'));
-    expect(backend.deleteAccount).toHaveBeenCalledWith('pw', true);
-    expect(session.notice).toMatch(/deleted/);
+    expect(session.recoveryCode).toBeNull();
+  });
+
+  it('start over with a private key: typed twice, strength checked, then the recovery kit', async () => {
+    const { $, backend, session } = setup();
+    await fireEvent.click($('#unlock-start-over')!);
+    await fireEvent.click($('#start-over-key-private')!);
+    await waitFor(() => expect($('#start-over-private-key')).not.toBeNull());
+    await fireEvent.input($('#start-over-private-key')!, { target: { value: 'weak' } });
+    await waitFor(() => expect($('#start-over-key-strength')?.dataset.score).toBe('0'));
+    await fireEvent.input($('#start-over-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#start-over-understood')!);
+    await fireEvent.click($('#start-over-submit')!);
+    await waitFor(() => expect($('#start-over-private-key-error')?.textContent).toMatch(/too easy to guess/));
+    await fireEvent.input($('#start-over-private-key')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#start-over-private-key-repeat')!, { target: { value: 'purple elephant quietly dance' } });
+    await fireEvent.input($('#start-over-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#start-over-submit')!);
+    await waitFor(() => expect($('#start-over-private-key-repeat-error')?.textContent).toMatch(/not the same/));
+    expect(backend.startOver).not.toHaveBeenCalled();
+    await fireEvent.input($('#start-over-private-key-repeat')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#start-over-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#start-over-submit')!);
+    await waitFor(() => expect(session.phase).toBe('recovery_kit'));
+    expect(backend.startOver).toHaveBeenCalledWith('purple elephant quietly dances', 'pw');
+    expect(session.recoveryCode).toBe('K7QM2XPA9RTB4WZC');
+  });
+
+  it('start over: a wrong password deletes nothing and says so; other failures go to a banner', async () => {
+    const backend = new FakeBackend();
+    backend.startOver.mockRejectedValueOnce(fail('invalid_credentials', 'Wrong password.')).mockRejectedValueOnce(fail('network', 'Offline.'));
+    const { $, session } = setup(backend);
+    await fireEvent.click($('#unlock-start-over')!);
+    await fireEvent.input($('#start-over-password')!, { target: { value: 'nope' } });
+    await fireEvent.click($('#start-over-understood')!);
+    await fireEvent.click($('#start-over-submit')!);
+    await waitFor(() => expect($('#start-over-password-error')?.textContent).toMatch(/not your account password\. Nothing was deleted/));
+    expect(($('#start-over-password') as HTMLInputElement).value).toBe('');
+    await fireEvent.input($('#start-over-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#start-over-submit')!);
+    await waitFor(() => expect($('#start-over-error')?.textContent).toMatch(/Offline\..*Nothing was deleted/));
+    expect(session.phase).toBe('locked');
   });
 
   it('signs out', async () => {
@@ -109,6 +166,26 @@ describe('App gates', () => {
     expect($('#nav-dashboard')).toBeNull();
     await fireEvent.input($('#unlock-key')!, { target: { value: 'k' } });
     await fireEvent.click($('#unlock-submit')!);
+    await waitFor(() => expect($('#backup-now')).not.toBeNull());
+  });
+
+  it('start over with a private key: Unlock → recovery kit → Overview', async () => {
+    const backend = new FakeBackend();
+    backend.appStatus.mockResolvedValue(status({ signed_in: true, account: ACCOUNT, locked: true }));
+    const $ = render$(backend);
+    await waitFor(() => expect($('#unlock-start-over')).not.toBeNull());
+    await fireEvent.click($('#unlock-start-over')!);
+    await fireEvent.click($('#start-over-key-private')!);
+    await waitFor(() => expect($('#start-over-private-key')).not.toBeNull());
+    await fireEvent.input($('#start-over-private-key')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#start-over-private-key-repeat')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#start-over-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#start-over-understood')!);
+    await fireEvent.click($('#start-over-submit')!);
+    await waitFor(() => expect($('#recovery-code')).not.toBeNull());
+    expect($('#recovery-code')?.textContent?.replace(/\s+/g, '')).toBe('K7QM2XPA9RTB4WZC');
+    await fireEvent.click($('#recovery-saved')!);
+    await fireEvent.click($('#recovery-continue')!);
     await waitFor(() => expect($('#backup-now')).not.toBeNull());
   });
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use coffer_engine::{ForgetPlan, PruneOptions, RetentionPolicy};
+use coffer_engine::{Backend, FileKind, ForgetPlan, PruneOptions, RetentionPolicy};
 
 use crate::agent::{keys, now_ms, Agent};
 use crate::error::{Error, ErrorKind, Result};
@@ -90,8 +90,24 @@ impl Agent {
         if preview {
             return Ok(outcome);
         }
+        // Keep the forgotten snapshots' bytes: if the prune refuses (too large
+        // without confirmation), they are put back and nothing has changed.
+        let saved = plan
+            .remove
+            .iter()
+            .map(|p| Ok((p.id, repo.backend().get(FileKind::Snapshot, &p.id)?)))
+            .collect::<Result<Vec<_>>>()?;
         apply(&plan, &repo)?;
-        let report = coffer_engine::prune(&mut repo, &PruneOptions { confirm_large, ..PruneOptions::default() })?;
+        let report = match coffer_engine::prune(&mut repo, &PruneOptions { confirm_large, ..PruneOptions::default() }) {
+            Ok(report) => report,
+            Err(err) => {
+                for (id, bytes) in &saved {
+                    repo.backend().put(FileKind::Snapshot, id, bytes)?;
+                }
+                self.forget_reader();
+                return Err(err.into());
+            }
+        };
         outcome.bytes_freed = report.bytes_deleted;
         outcome.bytes_waiting = report.bytes_condemned;
         self.forget_reader();

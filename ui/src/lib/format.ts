@@ -15,7 +15,8 @@ export function formatBytes(bytes: number): string {
     unit += 1;
   }
   const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  const text = value.toFixed(digits).replace(/\.?0+$/, '');
+  // "1.50" → "1.5", "2.00" → "2"; whole numbers keep their zeros ("800").
+  const text = digits > 0 ? value.toFixed(digits).replace(/\.?0+$/, '') : value.toFixed(0);
   return `${text} ${UNITS[unit]}`;
 }
 

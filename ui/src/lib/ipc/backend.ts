@@ -29,6 +29,8 @@ import type {
   RestoreProgress,
   RestoreRequest,
   RestoreSummary,
+  RetentionOutcome,
+  RetentionSettings,
   ScheduleSettings,
   SchedulerStatus,
   SearchHit,
@@ -97,6 +99,12 @@ export interface Backend {
    * background (key events).
    */
   switchKeyMode(to: KeyMode, key: string | null, password: string): Promise<string | null>;
+  /**
+   * Both key and recovery code lost: deletes every stored backup (nobody can
+   * open them any more) and makes a new data key. `newKey` null = the default
+   * key. Resolves to the new recovery code for a private key.
+   */
+  startOver(newKey: string | null, password: string): Promise<string | null>;
 
   // Folders and backups
   dashboard(): Promise<Dashboard>;
@@ -109,6 +117,16 @@ export interface Backend {
   /** Starts a backup; progress arrives through the subscriptions below. */
   backupNow(): Promise<void>;
   verifyBackup(readData: boolean): Promise<VerifyReport>;
+  /** Which older backups are kept. */
+  retention(): Promise<RetentionSettings>;
+  /** Rejects with `invalid_input` when the rules would keep nothing. */
+  setRetention(settings: RetentionSettings): Promise<RetentionSettings>;
+  /**
+   * Removes the backups the rules no longer keep (`preview`: only says which).
+   * A prune deleting more than half the stored data rejects with
+   * `invalid_input` unless `confirmLarge`.
+   */
+  applyRetention(preview: boolean, confirmLarge: boolean): Promise<RetentionOutcome>;
 
   // Schedule
   schedulerStatus(): Promise<SchedulerStatus>;
@@ -253,6 +271,9 @@ export class TauriBackend implements Backend {
   switchKeyMode(to: KeyMode, key: string | null, password: string) {
     return call<string | null>('switch_key_mode', { to, key, password });
   }
+  startOver(newKey: string | null, password: string) {
+    return call<string | null>('start_over', { newKey, password });
+  }
 
   dashboard() {
     return call<Dashboard>('dashboard');
@@ -280,6 +301,15 @@ export class TauriBackend implements Backend {
   }
   verifyBackup(readData: boolean) {
     return call<VerifyReport>('verify_backup', { readData });
+  }
+  retention() {
+    return call<RetentionSettings>('retention');
+  }
+  setRetention(settings: RetentionSettings) {
+    return call<RetentionSettings>('set_retention', { settings });
+  }
+  applyRetention(preview: boolean, confirmLarge: boolean) {
+    return call<RetentionOutcome>('apply_retention', { preview, confirmLarge });
   }
 
   schedulerStatus() {

@@ -13,12 +13,18 @@ export class BackupState {
 
   readonly #backend: Backend;
   readonly #onSettled: () => void;
+  readonly #onStarted: () => void;
   #unsubscribe: Unsubscribe[] = [];
 
-  /** `onSettled` runs after a run finishes or fails (e.g. to reload the dashboard). */
-  constructor(backend: Backend, onSettled: () => void = () => {}) {
+  /**
+   * `onSettled` runs after a run finishes or fails, `onStarted` when the agent
+   * starts one by itself (schedule, tray, a folder just added): e.g. to reload
+   * the dashboard.
+   */
+  constructor(backend: Backend, onSettled: () => void = () => {}, onStarted: () => void = () => {}) {
     this.#backend = backend;
     this.#onSettled = onSettled;
+    this.#onStarted = onStarted;
   }
 
   get running(): boolean {
@@ -98,8 +104,13 @@ export class BackupState {
   }
 
   #progress(progress: BackupProgress) {
+    const fresh = !this.running && progress.phase !== 'done';
     this.progress = progress;
     this.error = null;
+    if (fresh) {
+      this.report = null;
+      this.#onStarted();
+    }
   }
 
   #finished(report: BackupReport) {

@@ -14,6 +14,7 @@ export class DashboardState {
   verifyError = $state<BackendError | null>(null);
 
   readonly #backend: Backend;
+  #seq = 0;
 
   constructor(backend: Backend) {
     this.#backend = backend;
@@ -23,23 +24,27 @@ export class DashboardState {
     return this.data?.folders ?? [];
   }
 
+  /** Loads (again); an older answer that arrives after a newer one is dropped. */
   async load(): Promise<void> {
+    const mine = ++this.#seq;
     this.loading = true;
     this.error = null;
     try {
-      this.data = await this.#backend.dashboard();
+      const data = await this.#backend.dashboard();
+      if (mine === this.#seq) this.data = data;
     } catch (reason) {
-      this.error = toBackendError(reason);
+      if (mine === this.#seq) this.error = toBackendError(reason);
     } finally {
-      this.loading = false;
+      if (mine === this.#seq) this.loading = false;
     }
   }
 
   /** Rejects with a BackendError so the Add folder form can show it next to the field. */
   async addFolder(path: string): Promise<void> {
     const folders = await this.#backend.addFolder(path);
-    if (this.data) this.data.folders = folders;
-    else await this.load();
+    this.#folders(folders);
+    // The agent starts a backup of the new folder by itself: pick up everything else that changed.
+    void this.load();
   }
 
   async removeFolder(path: string): Promise<void> {
@@ -47,11 +52,21 @@ export class DashboardState {
     this.error = null;
     try {
       const folders = await this.#backend.removeFolder(path);
-      if (this.data) this.data.folders = folders;
+      this.#folders(folders);
+      void this.load();
     } catch (reason) {
       this.error = toBackendError(reason);
     } finally {
       this.removing = null;
+    }
+  }
+
+  /** Shows the folder list a command returned at once; a load already under way must not bring back the old one. */
+  #folders(folders: FolderInfo[]) {
+    if (this.data) {
+      this.#seq++;
+      this.loading = false;
+      this.data.folders = folders;
     }
   }
 

@@ -85,6 +85,21 @@ export class SessionState {
     if (this.phase === 'recovery_kit') this.phase = 'signed_in';
   }
 
+  /**
+   * Started over with a new key (the old backups are gone): a private key's
+   * recovery code is shown once, as after sign-up; then the app.
+   */
+  startedOver(recoveryCode: string | null): void {
+    if (this.phase !== 'locked') return;
+    this.runningBackup = null;
+    if (recoveryCode) {
+      this.recoveryCode = recoveryCode;
+      this.phase = 'recovery_kit';
+    } else {
+      this.phase = 'signed_in';
+    }
+  }
+
   unlocked(): void {
     if (this.phase === 'locked') this.phase = 'signed_in';
   }
