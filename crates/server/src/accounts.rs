@@ -2,9 +2,11 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use rand::RngCore;
 use serde_json::{json, Map, Value};
 use utoipa_axum::router::OpenApiRouter;
@@ -19,7 +21,8 @@ use crate::keys::{parse_key_material, KeyMaterial};
 use crate::openapi::schemas as api;
 use crate::{password, verification, AppState};
 
-const MIN_PASSWORD_CHARS: usize = 10;
+/// The shortest password accepted (no composition rules; long ones welcome).
+pub const MIN_PASSWORD_CHARS: usize = 8;
 // Argon2 accepts anything, but hashing megabytes on request is a cheap DoS.
 const MAX_PASSWORD_CHARS: usize = 1024;
 const MAX_NAME_CHARS: usize = 100;
@@ -63,7 +66,8 @@ fn name(obj: &Map<String, Value>, field: &str) -> Result<String, AppError> {
     Ok(value.to_owned())
 }
 
-/// A new password from `field`, checked against the length rules.
+/// A new password from `field`: 8 to 1024 characters, not on the bundled
+/// list of common passwords, no composition rules.
 ///
 /// # Errors
 /// `invalid_input` naming `field`.
@@ -71,10 +75,17 @@ pub fn new_password(obj: &Map<String, Value>, field: &str) -> Result<Zeroizing<S
     let password = Zeroizing::new(required_str(obj, field)?.to_owned());
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        return Err(AppError::invalid(field, "must be at least 10 characters"));
+        return Err(AppError::invalid(field, "must be at least 8 characters"));
     }
     if chars > MAX_PASSWORD_CHARS {
         return Err(AppError::invalid(field, "must be at most 1024 characters"));
+    }
+    if password::is_common(&password) {
+        return Err(AppError::invalid(
+            field,
+            "is one of the most common passwords, which are guessed first; choose another \
+             (a few unrelated words make a good one)",
+        ));
     }
     Ok(password)
 }
@@ -158,10 +169,11 @@ fn address(obj: &Map<String, Value>) -> Result<Option<Option<String>>, AppError>
     path = "/v1/accounts",
     tag = "accounts",
     request_body = api::SignUpRequest,
-    responses((status = 201, description = "Created; a verification mail is sent", body = api::AccountCreated), (status = 400, description = "invalid_input or age_not_confirmed", body = api::ErrorBody), (status = 409, description = "email_taken", body = api::ErrorBody))
+    responses((status = 201, description = "Created; a verification mail is sent", body = api::AccountCreated), (status = 400, description = "invalid_input or age_not_confirmed", body = api::ErrorBody), (status = 409, description = "email_taken", body = api::ErrorBody), (status = 429, description = "too_many_attempts: too many sign-ups from this address (see Retry-After)", body = api::ErrorBody))
 )]
 async fn sign_up(
     State(state): State<AppState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let obj = json_object(body)?;
@@ -176,6 +188,18 @@ async fn sign_up(
     let key = parse_key_material(&obj)?;
     let address = address(&obj)?.flatten();
 
+    // Counted once the request is well formed (a person fixing a typo in the
+    // form is not held back), before anything is looked up or created.
+    if let Some(Extension(ConnectInfo(addr))) = &client {
+        let key = format!("sign-up ip:{}", addr.ip());
+        state
+            .request_limiter
+            .admit(&[(&key, state.settings.sign_ups_per_ip)], state.now())
+            .map_err(|retry_after| AppError::TooManyRequests {
+                retry_after,
+                what: "too many accounts were created from this address lately",
+            })?;
+    }
     if state.db.account_by_email(email.clone()).await?.is_some() {
         return Err(AppError::EmailTaken);
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use rusqlite_migration::{Migrations, M};
 
 const MIGRATIONS: &[M<'static>] = &[
@@ -309,6 +309,36 @@ impl Db {
         Migrations::from_slice(MIGRATIONS)
             .to_latest(&mut conn)
             .context("migrating database")?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Opens an existing database read-only, without migrating it (the
+    /// operator's `export-account`, which may run beside the service).
+    ///
+    /// # Errors
+    /// When the file is missing or cannot be opened, or its schema is not
+    /// the one this program expects (start the service once to migrate it).
+    pub fn open_read_only(path: &Path) -> anyhow::Result<Db> {
+        if !path.is_file() {
+            anyhow::bail!("no database at {}", path.display());
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("opening database {} read-only", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let expected = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version != expected {
+            anyhow::bail!(
+                "{} has schema version {version}, this program expects {expected}; start the \
+                 service of this version once to migrate it",
+                path.display()
+            );
+        }
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
         })

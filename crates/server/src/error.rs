@@ -73,6 +73,13 @@ pub enum AppError {
     /// address lately; try again after `retry_after` seconds.
     #[error("too many failed sign-in attempts; try again in {retry_after} seconds")]
     TooManyAttempts { retry_after: u64 },
+    /// Too many requests of one kind (sign-ups, password-reset mails) for
+    /// this email or from this address lately; `429 too_many_attempts` too.
+    #[error("{what}; try again in {retry_after} seconds")]
+    TooManyRequests {
+        retry_after: u64,
+        what: &'static str,
+    },
     /// Anything else; the detail is logged, the caller sees a generic message.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -105,7 +112,7 @@ impl AppError {
             AppError::QuotaExceeded => (StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded"),
             AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AppError::InvalidRange => (StatusCode::RANGE_NOT_SATISFIABLE, "invalid_range"),
-            AppError::TooManyAttempts { .. } => {
+            AppError::TooManyAttempts { .. } | AppError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
             }
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -129,14 +136,19 @@ impl IntoResponse for AppError {
         if let AppError::AccountDeleted { purge_at } = &self {
             body["error"]["purge_at"] = json!(purge_at);
         }
-        if let AppError::TooManyAttempts { retry_after } = &self {
+        let retry_after = match &self {
+            AppError::TooManyAttempts { retry_after }
+            | AppError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
+        if let Some(retry_after) = retry_after {
             body["error"]["retry_after"] = json!(retry_after);
         }
         let mut response = (status, Json(body)).into_response();
-        if let AppError::TooManyAttempts { retry_after } = &self {
+        if let Some(retry_after) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         if status == StatusCode::UNAUTHORIZED {
             response

@@ -38,22 +38,7 @@ impl EscrowKey {
     /// (on Unix) is readable or writable by anyone but its owner.
     pub fn load_or_create(path: &Path) -> anyhow::Result<EscrowKey> {
         match std::fs::symlink_metadata(path) {
-            Ok(meta) => {
-                check_private(path, &meta)?;
-                let bytes = Zeroizing::new(
-                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-                );
-                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                    anyhow::anyhow!(
-                        "{} must hold exactly 32 bytes, it holds {}",
-                        path.display(),
-                        bytes.len()
-                    )
-                })?;
-                Ok(EscrowKey {
-                    key: Zeroizing::new(key),
-                })
-            }
+            Ok(_) => EscrowKey::load(path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = Zeroizing::new([0u8; 32]);
                 rand::rngs::OsRng.fill_bytes(key.as_mut());
@@ -66,6 +51,30 @@ impl EscrowKey {
             }
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
+    }
+
+    /// Reads an existing key file (never creates one).
+    ///
+    /// # Errors
+    /// When the file is missing or unreadable, is not exactly 32 bytes, or
+    /// (on Unix) is readable or writable by anyone but its owner.
+    pub fn load(path: &Path) -> anyhow::Result<EscrowKey> {
+        let meta = std::fs::symlink_metadata(path)
+            .with_context(|| format!("reading the escrow key {}", path.display()))?;
+        check_private(path, &meta)?;
+        let bytes = Zeroizing::new(
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        );
+        let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+            anyhow::anyhow!(
+                "{} must hold exactly 32 bytes, it holds {}",
+                path.display(),
+                bytes.len()
+            )
+        })?;
+        Ok(EscrowKey {
+            key: Zeroizing::new(key),
+        })
     }
 
     /// Builds a key from raw bytes (tests).

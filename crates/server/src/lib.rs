@@ -32,6 +32,7 @@ pub mod policy;
 pub mod preferences;
 pub mod repo;
 pub mod sessions;
+pub mod store_backend;
 pub mod throttle;
 pub mod totp;
 pub mod verification;
@@ -106,6 +107,13 @@ pub struct Config {
     /// Wrong sign-in attempts allowed per IP address in 15 minutes; 0 no
     /// limit.
     pub sign_in_max_failures_per_ip: u32,
+    /// Sign-ups accepted per IP address in an hour; 0 no limit.
+    pub sign_ups_per_ip: u32,
+    /// Password-reset requests accepted per email in an hour; 0 no limit.
+    pub password_resets_per_email: u32,
+    /// Password-reset requests accepted per IP address in an hour; 0 no
+    /// limit.
+    pub password_resets_per_ip: u32,
     /// Where time comes from (tests pass a [`ManualClock`]).
     pub clock: Arc<dyn Clock>,
 }
@@ -129,6 +137,9 @@ impl Config {
             alert_no_backup_days: alerts::DEFAULT_NO_BACKUP_DAYS,
             sign_in_max_failures_per_email: throttle::DEFAULT_MAX_FAILURES_PER_EMAIL,
             sign_in_max_failures_per_ip: throttle::DEFAULT_MAX_FAILURES_PER_IP,
+            sign_ups_per_ip: throttle::DEFAULT_SIGN_UPS_PER_IP,
+            password_resets_per_email: throttle::DEFAULT_RESETS_PER_EMAIL,
+            password_resets_per_ip: throttle::DEFAULT_RESETS_PER_IP,
             clock: Arc::new(SystemClock),
         }
     }
@@ -161,6 +172,9 @@ impl std::fmt::Debug for Config {
                 "sign_in_max_failures_per_ip",
                 &self.sign_in_max_failures_per_ip,
             )
+            .field("sign_ups_per_ip", &self.sign_ups_per_ip)
+            .field("password_resets_per_email", &self.password_resets_per_email)
+            .field("password_resets_per_ip", &self.password_resets_per_ip)
             .finish_non_exhaustive()
     }
 }
@@ -170,6 +184,13 @@ impl std::fmt::Debug for Config {
 pub struct Settings {
     /// Base of links in mail, without a trailing slash.
     pub public_url: String,
+    /// Sign-ups accepted per IP address per hour (0: no limit).
+    pub sign_ups_per_ip: u32,
+    /// Password-reset requests accepted per email per hour (0: no limit).
+    pub password_resets_per_email: u32,
+    /// Password-reset requests accepted per IP address per hour (0: no
+    /// limit).
+    pub password_resets_per_ip: u32,
     pub access_token_ttl_ms: i64,
     pub session_retention_ms: i64,
     pub deletion_grace_business_days: u32,
@@ -195,6 +216,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Recent wrong sign-in attempts, by email and by address.
     pub sign_in_throttle: Arc<throttle::SignInThrottle>,
+    /// Recent sign-ups and password-reset requests, by email and address.
+    pub request_limiter: Arc<throttle::RequestLimiter>,
     /// Quota given to new accounts.
     pub default_quota: u64,
     /// Signs unsubscribe links (derived from the escrow key).
@@ -226,6 +249,9 @@ impl AppState {
             .unwrap_or_else(|| format!("http://{}", config.listen));
         let settings = Settings {
             public_url: public_url.trim_end_matches('/').to_owned(),
+            sign_ups_per_ip: config.sign_ups_per_ip,
+            password_resets_per_email: config.password_resets_per_email,
+            password_resets_per_ip: config.password_resets_per_ip,
             access_token_ttl_ms: millis(config.access_token_ttl_secs, 1000)?,
             session_retention_ms: millis(config.session_retention_days, 86_400_000)?,
             deletion_grace_business_days: config.deletion_grace_business_days,
@@ -251,6 +277,7 @@ impl AppState {
                 config.sign_in_max_failures_per_email,
                 config.sign_in_max_failures_per_ip,
             )),
+            request_limiter: Arc::new(throttle::RequestLimiter::new(throttle::REQUEST_WINDOW_MS)),
             default_quota: config.quota_bytes,
             write_locks: Arc::new(write_locks),
         })

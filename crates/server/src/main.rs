@@ -1,5 +1,6 @@
 //! `coffer-server`: the Coffer service as a program, and the operator's
-//! subcommands (`send-mail`, `publish-policy`). See `docs/operations.md`.
+//! subcommands (`send-mail`, `publish-policy`, `export-account`). See
+//! `docs/operations.md`.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -48,6 +49,34 @@ enum Command {
         #[arg(long)]
         file: PathBuf,
     },
+    /// Write a default-key account's backed-up files, in clear, into OUT
+    /// (one folder per snapshot), unwrapping its data key with the escrow
+    /// key. Logged. Refused for a private-key account: the service cannot
+    /// decrypt it. Reads the database and objects only; safe beside a
+    /// running service.
+    ExportAccount {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Confirms that the files are to be written in clear (required).
+        #[arg(long)]
+        decrypt: bool,
+        /// The account's email.
+        email: String,
+        /// An empty or new folder to write into.
+        out: PathBuf,
+    },
+}
+
+/// Where the data is, for subcommands that need nothing else.
+#[derive(Args, Debug, Clone)]
+struct DataArgs {
+    /// Folder of the database, escrow key and objects
+    /// [default: the platform data folder + coffer-server].
+    #[arg(long, env = "COFFER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// How log lines on stderr look: `text` or `json`.
+    #[arg(long, env = "COFFER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 /// What the service and the subcommands share: where the data is and how
@@ -140,6 +169,17 @@ struct ServeArgs {
     /// address, so this limits all of them together.
     #[arg(long, env = "COFFER_SIGN_IN_IP_MAX_FAILURES", default_value_t = coffer_server::throttle::DEFAULT_MAX_FAILURES_PER_IP)]
     sign_in_ip_max_failures: u32,
+    /// Sign-ups accepted per IP address within an hour (0: no limit).
+    #[arg(long, env = "COFFER_SIGN_UPS_PER_IP", default_value_t = coffer_server::throttle::DEFAULT_SIGN_UPS_PER_IP)]
+    sign_ups_per_ip: u32,
+    /// Password-reset mails asked for per email within an hour (0: no
+    /// limit).
+    #[arg(long, env = "COFFER_PASSWORD_RESETS_PER_EMAIL", default_value_t = coffer_server::throttle::DEFAULT_RESETS_PER_EMAIL)]
+    password_resets_per_email: u32,
+    /// Password-reset mails asked for per IP address within an hour (0: no
+    /// limit).
+    #[arg(long, env = "COFFER_PASSWORD_RESETS_PER_IP", default_value_t = coffer_server::throttle::DEFAULT_RESETS_PER_IP)]
+    password_resets_per_ip: u32,
 }
 
 async fn shutdown_signal() {
@@ -201,6 +241,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.alert_no_backup_days = args.alert_no_backup_days;
     config.sign_in_max_failures_per_email = args.sign_in_max_failures;
     config.sign_in_max_failures_per_ip = args.sign_in_ip_max_failures;
+    config.sign_ups_per_ip = args.sign_ups_per_ip;
+    config.password_resets_per_email = args.password_resets_per_email;
+    config.password_resets_per_ip = args.password_resets_per_ip;
     if let Some(path) = &args.holidays_file {
         config.holidays = Holidays::load(path)?;
     }
@@ -221,6 +264,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::SendMail { common, .. } | Command::PublishPolicy { common, .. }) => {
             common.log_format
         }
+        Some(Command::ExportAccount { data, .. }) => data.log_format,
     });
     match cli.command {
         None => serve(cli.serve).await,
@@ -250,6 +294,55 @@ async fn main() -> anyhow::Result<()> {
                 "published policy {version}; sent {} mails ({} failed)",
                 report.sent, report.failed
             );
+            Ok(())
+        }
+        Some(Command::ExportAccount {
+            data,
+            decrypt,
+            email,
+            out,
+        }) => {
+            if !decrypt {
+                anyhow::bail!(
+                    "export-account writes the account's files in clear; pass --decrypt to confirm"
+                );
+            }
+            let data_dir = match data.data_dir {
+                Some(dir) => dir,
+                None => dirs::data_dir()
+                    .context("no platform data folder; pass --data-dir")?
+                    .join("coffer-server"),
+            };
+            let report = coffer_server::operator::export_account(&data_dir, &email, &out).await?;
+            let mut stdout = std::io::stdout().lock();
+            let (mut files, mut bytes) = (0, 0);
+            for snapshot in &report.snapshots {
+                writeln!(
+                    stdout,
+                    "{}: {} files, {} bytes (snapshot {} from {:?})",
+                    snapshot.folder.display(),
+                    snapshot.files,
+                    snapshot.bytes,
+                    snapshot.snapshot_id,
+                    snapshot.device_name
+                )?;
+                for (path, reason) in &snapshot.skipped {
+                    writeln!(stdout, "  not written: {}: {reason}", path.display())?;
+                }
+                files += snapshot.files;
+                bytes += snapshot.bytes;
+            }
+            for (id, reason) in &report.unreadable {
+                writeln!(stdout, "snapshot {id} not written: {reason}")?;
+            }
+            writeln!(
+                stdout,
+                "exported account {}: {} snapshots, {files} files, {bytes} bytes into {}",
+                report.account_id,
+                report.snapshots.len(),
+                out.display()
+            )?;
+            stdout.flush()?;
             Ok(())
         }
     }

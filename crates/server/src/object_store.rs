@@ -46,6 +46,25 @@ impl ObjectStore {
         })
     }
 
+    /// An existing store in the folder `root`, for reading only (nothing is
+    /// created, no staging folder is needed).
+    ///
+    /// # Errors
+    /// When `root` is not a folder or OpenDAL rejects the setup.
+    pub fn local_read_only(root: &Path) -> anyhow::Result<ObjectStore> {
+        if !root.is_dir() {
+            anyhow::bail!("no object folder at {}", root.display());
+        }
+        let builder = services::Fs::default().root(&root.to_string_lossy());
+        let op = Operator::new(builder)
+            .context("configuring the object store")?
+            .finish();
+        Ok(ObjectStore {
+            op,
+            local_root: Some(root.to_path_buf()),
+        })
+    }
+
     /// Whether the store's root is there and can be listed (readiness). A
     /// missing root counts as a failure: for a folder it means an unmounted
     /// or deleted volume, not an empty store.

@@ -30,6 +30,29 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     }
 }
 
+/// The bundled list of common passwords, one a line (`#` lines are
+/// comments), generated from well-known patterns: frequent words and names
+/// with common suffixes and years, digit runs and repeats, dates and keyboard
+/// walks. Only entries of 8 or more characters: shorter passwords are refused
+/// by length anyway.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// Whether `password` is on the bundled list of common passwords, compared
+/// without regard to case or surrounding spaces ("Password123" is as easy to
+/// guess as "password123").
+pub fn is_common(password: &str) -> bool {
+    static LIST: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    let list = LIST.get_or_init(|| {
+        COMMON_PASSWORDS
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .collect()
+    });
+    list.contains(password.trim().to_lowercase().as_str())
+}
+
 /// A valid hash of a password nobody knows; sign-in verifies against it when
 /// the email is unknown, so response time does not reveal which emails exist.
 pub fn decoy_hash() -> &'static str {
@@ -52,5 +75,36 @@ mod tests {
         assert!(verify_password("correct horse battery", &phc));
         assert!(!verify_password("correct horse batterz", &phc));
         assert!(!verify_password("anything", "not a hash"));
+    }
+
+    #[test]
+    fn common_passwords_are_recognised_and_passphrases_are_not() {
+        for common in [
+            "password",
+            "Password123",
+            "  qwerty123 ",
+            "12345678",
+            "iloveyou1",
+            "1q2w3e4r5t",
+            "football2024",
+            "aaaaaaaa",
+        ] {
+            assert!(is_common(common), "{common}");
+        }
+        // What the apps' and CLI's tests use.
+        for fine in [
+            "correct horse battery staple",
+            "correct horse battery",
+            "account password 123",
+            "another long passphrase",
+            "tZ8#qLw2!vN0",
+        ] {
+            assert!(!is_common(fine), "{fine}");
+        }
+        let entries = COMMON_PASSWORDS
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .count();
+        assert!(entries > 3000, "{entries}");
     }
 }

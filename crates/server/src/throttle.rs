@@ -11,6 +11,10 @@
 //!
 //! The counts live in memory, per process: a restart forgets them, and each
 //! replica counts on its own. Time comes from the [`crate::Clock`].
+//!
+//! [`RequestLimiter`] limits how often something may be asked for at all
+//! (sign-ups per address, password-reset mails per email and per address),
+//! with the same sliding window and the same `429`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -118,6 +122,82 @@ impl SignInThrottle {
     }
 }
 
+/// Sign-ups allowed per IP address within [`REQUEST_WINDOW_MS`] unless
+/// configured.
+pub const DEFAULT_SIGN_UPS_PER_IP: u32 = 20;
+/// Password-reset requests allowed per email within [`REQUEST_WINDOW_MS`]
+/// unless configured.
+pub const DEFAULT_RESETS_PER_EMAIL: u32 = 5;
+/// Password-reset requests allowed per IP address within
+/// [`REQUEST_WINDOW_MS`] unless configured.
+pub const DEFAULT_RESETS_PER_IP: u32 = 30;
+/// The window sign-ups and reset requests are counted in: one hour.
+pub const REQUEST_WINDOW_MS: i64 = 60 * 60 * 1000;
+
+/// A sliding-window limit on requests (sign-ups, password-reset mails): at
+/// most `max` accepted requests per key within the window. A refused request
+/// is not counted, so a refusal lifts at most one window after the last
+/// accepted request, however often someone keeps trying: nobody can lock a
+/// person out for good.
+///
+/// Like [`SignInThrottle`], the counts live in memory, per process.
+#[derive(Debug)]
+pub struct RequestLimiter {
+    accepted: Mutex<HashMap<String, VecDeque<i64>>>,
+    window_ms: i64,
+}
+
+impl RequestLimiter {
+    /// A limiter counting within `window_ms`.
+    pub fn new(window_ms: i64) -> RequestLimiter {
+        RequestLimiter {
+            accepted: Mutex::new(HashMap::new()),
+            window_ms,
+        }
+    }
+
+    /// Accepts and counts a request against every `(key, max)` pair (a `max`
+    /// of 0 is no limit), or, when any key is at its limit, counts nothing
+    /// and returns `Err(seconds)` until the request would be accepted.
+    pub fn admit(&self, limits: &[(&str, u32)], now: i64) -> Result<(), u64> {
+        let mut accepted = self.accepted.lock().unwrap_or_else(|p| p.into_inner());
+        let window = self.window_ms;
+        let forget = |times: &mut VecDeque<i64>| {
+            while times.front().is_some_and(|&t| t <= now - window) {
+                times.pop_front();
+            }
+        };
+        if accepted.len() >= PRUNE_AT_KEYS {
+            accepted.retain(|_, times| {
+                forget(times);
+                !times.is_empty()
+            });
+        }
+        let mut wait_ms = 0;
+        for &(key, max) in limits.iter().filter(|(_, max)| *max > 0) {
+            let max = max as usize;
+            if let Some(times) = accepted.get_mut(key) {
+                forget(times);
+                if times.len() >= max {
+                    let oldest_counted = times[times.len() - max];
+                    wait_ms = wait_ms.max(oldest_counted + window - now);
+                }
+            }
+        }
+        if wait_ms > 0 {
+            return Err(u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000).max(1));
+        }
+        for &(key, max) in limits.iter().filter(|(_, max)| *max > 0) {
+            let times = accepted.entry(key.to_owned()).or_default();
+            times.push_back(now);
+            while times.len() > max as usize {
+                times.pop_front();
+            }
+        }
+        Ok(())
+    }
+}
+
 fn forget_old(times: &mut VecDeque<i64>, now: i64) {
     while times.front().is_some_and(|&t| t <= now - WINDOW_MS) {
         times.pop_front();
@@ -170,5 +250,34 @@ mod tests {
         // No per-address limit: another email from there is fine.
         let bob = AttemptKeys::new("bob@example.com", Some("10.0.0.1"));
         assert_eq!(throttle.check(&bob, 0), Ok(()));
+    }
+    #[test]
+    fn requests_are_limited_in_a_sliding_window_and_refusals_do_not_count() {
+        let limiter = RequestLimiter::new(60 * MINUTE);
+        let limits = [("ip:10.0.0.1", 2), ("email:ann@example.com", 0)];
+        assert_eq!(limiter.admit(&limits, 0), Ok(()));
+        assert_eq!(limiter.admit(&limits, 10 * MINUTE), Ok(()));
+        // The first request leaves the window at minute 60.
+        assert_eq!(limiter.admit(&limits, 20 * MINUTE), Err(40 * 60));
+        // Trying again and again does not push the end further away.
+        for minute in 21..60 {
+            assert!(limiter.admit(&limits, minute * MINUTE).is_err());
+        }
+        assert_eq!(limiter.admit(&limits, 60 * MINUTE), Ok(()));
+        // Other keys are separate; 0 means no limit.
+        for _ in 0..100 {
+            assert_eq!(limiter.admit(&[("ip:10.0.0.2", 100_000)], 0), Ok(()));
+        }
+        assert_eq!(
+            limiter.admit(&[("email:ann@example.com", 0)], 60 * MINUTE),
+            Ok(())
+        );
+        // A refusal by one key counts against none.
+        let both = [("ip:10.0.0.1", 2), ("email:bob@example.com", 1)];
+        assert!(limiter.admit(&both, 61 * MINUTE).is_err());
+        assert_eq!(
+            limiter.admit(&[("email:bob@example.com", 1)], 61 * MINUTE),
+            Ok(())
+        );
     }
 }

@@ -8,10 +8,13 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde_json::{Map, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -149,14 +152,32 @@ async fn verify_email(State(state): State<AppState>, RawQuery(query): RawQuery) 
     path = "/v1/password-reset",
     tag = "accounts",
     request_body = api::EmailRequest,
-    responses((status = 202, description = "A link is mailed if the email has an account"))
+    responses((status = 202, description = "A link is mailed if the email has an account"), (status = 429, description = "too_many_attempts: too many reset requests for this email or from this address (see Retry-After)", body = api::ErrorBody))
 )]
 async fn request_reset(
     State(state): State<AppState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, AppError> {
     let obj = json_object(body)?;
     let email = email(&obj)?;
+    // Counted for every email, with an account or not, so a refusal reveals
+    // nothing about which emails have accounts.
+    let email_key = format!("reset email:{email}");
+    let ip_key = client.map(|Extension(ConnectInfo(addr))| format!("reset ip:{}", addr.ip()));
+    let settings = &state.settings;
+    let mut limits = vec![(email_key.as_str(), settings.password_resets_per_email)];
+    if let Some(ip_key) = &ip_key {
+        limits.push((ip_key.as_str(), settings.password_resets_per_ip));
+    }
+    state
+        .request_limiter
+        .admit(&limits, state.now())
+        .map_err(|retry_after| AppError::TooManyRequests {
+            retry_after,
+            what: "too many password reset mails were asked for lately (for this email or from \
+                   this address)",
+        })?;
     // The answer, and how long it takes, is the same whether or not the
     // email has an account: the work happens after the response.
     tokio::spawn(async move {
@@ -232,8 +253,8 @@ async fn reset_page(RawQuery(query): RawQuery) -> Response {
         &format!(
             "<form method=\"post\" action=\"/v1/password-reset/confirm\">\
              <input type=\"hidden\" name=\"token\" value=\"{}\">\
-             <p><label>New password (at least 10 characters)<br>\
-             <input type=\"password\" name=\"new_password\" minlength=\"10\" required \
+             <p><label>New password (at least 8 characters)<br>\
+             <input type=\"password\" name=\"new_password\" minlength=\"8\" required \
              autocomplete=\"new-password\"></label></p>\
              <p><button type=\"submit\">Set the new password</button></p></form>\
              <p>Setting a new password signs you out everywhere. It does not change your \
