@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fireEvent, render, waitFor } from '@testing-library/svelte';
 import { tick } from 'svelte';
 import Activity from '../src/lib/views/Activity.svelte';
-import { FakeBackend, deferred, fail } from './fake-backend';
+import { FakeBackend, HOUR, NOW, backupRun, deferred, fail } from './fake-backend';
 import type { Activity as ActivityData } from '../src/lib/ipc';
 
 function setup(backend = new FakeBackend()) {
@@ -32,6 +32,26 @@ describe('Activity', () => {
     expect(failed.dataset.status).toBe('failed');
     expect(failed.textContent).toMatch(/Failed/);
     expect(failed.textContent).toMatch(/The service could not be reached/);
+  });
+
+  it('a very fast run took "under 0.1 s", and runs of the same minute show seconds', async () => {
+    const backend = new FakeBackend();
+    const at = NOW - HOUR;
+    backend.activity.mockResolvedValue({
+      backups: [
+        backupRun({ started_at: at + 1_000, finished_at: at + 1_030 }),
+        backupRun({ started_at: at + 31_000, finished_at: at + 31_600 }),
+      ],
+      sessions: [],
+    });
+    const { $$ } = setup(backend);
+    await waitFor(() => expect($$('#activity-backups tbody tr')).toHaveLength(2));
+    const [later, first] = $$('#activity-backups tbody tr');
+    expect(first.textContent).toMatch(/under 0\.1 s/);
+    expect(first.textContent).not.toMatch(/0\.0 s/);
+    expect(later.textContent).toMatch(/0\.6 s/);
+    expect((first as HTMLTableRowElement).cells[0].textContent).toMatch(/:30:01/);
+    expect((later as HTMLTableRowElement).cells[0].textContent).toMatch(/:30:31/);
   });
 
   it('lists session records with everything the service keeps', async () => {

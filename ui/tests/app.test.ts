@@ -33,6 +33,9 @@ describe('App', () => {
     const $ = setup(backend);
     await waitFor(() => expect($('#folder-list')).not.toBeNull());
     expect($('#nav-dashboard')?.getAttribute('aria-current')).toBe('page');
+    // The sidebar's email wraps rather than being cut, and the whole of it is in the tooltip.
+    expect($('#sidebar-email')?.textContent).toBe(ACCOUNT.email);
+    expect($('#sidebar-email')?.closest('[title]')?.getAttribute('title')).toContain(ACCOUNT.email);
     await fireEvent.click($('#nav-restore')!);
     await waitFor(() => expect($('#restore-snapshot')).not.toBeNull());
     expect(backend.listSnapshots).toHaveBeenCalledOnce();
@@ -40,6 +43,31 @@ describe('App', () => {
     expect($('#add-folder-path')).not.toBeNull();
     await fireEvent.click($('#nav-dashboard')!);
     expect($('#backup-now')).not.toBeNull();
+  });
+
+  it('Restore follows a backup that finishes while it is open, unless the person chose one', async () => {
+    const backend = new FakeBackend();
+    signedIn(backend);
+    const $ = setup(backend);
+    await waitFor(() => expect($('#folder-list')).not.toBeNull());
+    await fireEvent.click($('#nav-restore')!);
+    await waitFor(() => expect(($('#restore-snapshot') as HTMLSelectElement | null)?.value).toBe('snap-1'));
+    const newer = snapshot({ id: 'snap-new', time: Date.now() });
+    backend.listSnapshots.mockResolvedValue([newer, snapshot()]);
+    backend.emitFinished(report({ finished_at: newer.time }));
+    await waitFor(() => expect(($('#restore-snapshot') as HTMLSelectElement).value).toBe('snap-new'));
+
+    // Chosen by hand: the next backup is listed but does not take its place…
+    await fireEvent.change($('#restore-snapshot')!, { target: { value: 'snap-1' } });
+    backend.listSnapshots.mockResolvedValue([snapshot({ id: 'snap-newer', time: Date.now() + 1 }), newer, snapshot()]);
+    backend.emitFinished(report({ finished_at: Date.now() }));
+    await waitFor(() => expect($('#restore-snapshot option[value="snap-newer"]')).not.toBeNull());
+    expect(($('#restore-snapshot') as HTMLSelectElement).value).toBe('snap-1');
+
+    // …until Restore is opened again.
+    await fireEvent.click($('#nav-dashboard')!);
+    await fireEvent.click($('#nav-restore')!);
+    await waitFor(() => expect(($('#restore-snapshot') as HTMLSelectElement).value).toBe('snap-newer'));
   });
 
   it('picks up a backup that was already running', async () => {
@@ -101,11 +129,16 @@ describe('App', () => {
     backend.emitProgress(progress());
     await waitFor(() => expect($('#status-summary')?.dataset.state).toBe('backing-up'));
     expect($('#backup-progress')).not.toBeNull();
-    const done = snapshot({ id: 'snap-new', time: Date.now(), roots: [docs.path] });
+    const at = Date.now();
+    const done = snapshot({ id: 'snap-new', time: at, roots: [docs.path] });
     backend.dashboard.mockResolvedValue(dashboardData({ folders: [docs], last_backup: done }));
-    backend.emitFinished(report({ finished_at: Date.now() }));
-    await waitFor(() => expect($('#status-summary')?.textContent).toMatch(/Up to date\s*Last backup just now/));
+    backend.emitFinished(report({ finished_at: at }));
+    await waitFor(() => expect($('#status-summary')?.textContent).toMatch(/Up to date\s*Last backup today at/));
     await waitFor(() => expect($('#backup-status')?.textContent).toMatch(/Your files are backed up/));
+    // The sidebar and the Overview name the same backup the same way.
+    const sidebar = $('#status-summary .detail')?.textContent ?? '';
+    expect(sidebar).toMatch(/^Last backup today at \d/);
+    expect($('#last-backup')?.textContent?.startsWith(sidebar)).toBe(true);
     expect(backend.dashboard.mock.calls.length).toBeGreaterThan(calls);
   });
 

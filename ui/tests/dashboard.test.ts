@@ -43,6 +43,7 @@ describe('Dashboard', () => {
     const items = [...document.querySelectorAll('#folder-list li')].map((li) => li.getAttribute('data-path'));
     expect(items).toEqual(['/home/ada/Documents', '/home/ada/Pictures']);
     expect(($('#backup-now') as HTMLButtonElement).disabled).toBe(false);
+    expect($('#backup-now-reason')).toBeNull();
   });
 
   it('guides a new account to add its first folder', async () => {
@@ -54,6 +55,9 @@ describe('Dashboard', () => {
     expect(document.body.textContent).toMatch(/No folders yet — add one to start backing up/);
     expect(document.querySelectorAll('#folder-list li')).toHaveLength(0);
     expect(($('#backup-now') as HTMLButtonElement).disabled).toBe(true);
+    // Why it cannot be clicked is written out, not only in a tooltip.
+    expect($('#backup-now-reason')?.textContent).toMatch(/Add a folder first/);
+    expect($('#backup-now')?.getAttribute('aria-describedby')).toBe('backup-now-reason');
     await fireEvent.click($('#empty-add-folder')!);
     expect(nav.screen).toBe('add-folder');
   });

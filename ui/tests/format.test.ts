@@ -11,7 +11,9 @@ import {
   formatRelative,
   formatShortDate,
   formatSpeed,
+  formatTime,
   formatWhen,
+  needsSeconds,
   parentPath,
   shortenPath,
 } from '../src/lib/format';
@@ -102,6 +104,32 @@ describe('progress words', () => {
     expect(formatDuration(900)).toBe('0.9 s');
     expect(formatDuration(75_000)).toBe('1 min 15 s');
     expect(formatDuration(7_200_000)).toBe('2 h 0 min');
+  });
+
+  it('a very fast run is "under 0.1 s", never "0.0 s"; rounding never shows "60 s"', () => {
+    expect(formatDuration(0)).toBe('under 0.1 s');
+    expect(formatDuration(12)).toBe('under 0.1 s');
+    expect(formatDuration(49)).toBe('under 0.1 s');
+    expect(formatDuration(50)).toBe('0.1 s');
+    expect(formatDuration(9_960)).toBe('10 s');
+    expect(formatDuration(59_700)).toBe('1 min 0 s');
+    expect(formatDuration(119_700)).toBe('2 min 0 s');
+    expect(formatDuration(-1)).toBe('—');
+  });
+
+  it('seconds only where times of the same minute would read alike', () => {
+    const minute = new Date(2025, 5, 14, 2, 29).getTime();
+    const times = [minute + 5_000, minute + 21_000, minute + 48_000, minute - 60_000];
+    const seconds = needsSeconds(times);
+    expect(times.map(seconds)).toEqual([true, true, true, false]);
+    const labels = times.map((t) => formatDateTime(t, NOW, { seconds: seconds(t) }));
+    expect(new Set(labels).size).toBe(4);
+    expect(labels[0]).toMatch(/2:29:05/);
+    expect(labels[3]).toMatch(/2:28(?!:)/);
+    expect(formatTime(minute + 48_000, { seconds: true })).toMatch(/2:29:48/);
+    expect(formatTime(minute + 48_000)).not.toMatch(/:48/);
+    // The same moment twice is not a collision.
+    expect([minute, minute].map(needsSeconds([minute, minute]))).toEqual([false, false]);
   });
 
   it('short dates for narrow columns', () => {

@@ -5,7 +5,7 @@ import Restore from '../src/lib/views/Restore.svelte';
 import { RestoreState } from '../src/lib/state/restore.svelte';
 import { Navigation } from '../src/lib/state/navigation.svelte';
 import type { RestoreSummary, SnapshotInfo, TreeEntry } from '../src/lib/ipc';
-import { DAY, FakeBackend, NOW, deferred, fail, snapshot } from './fake-backend';
+import { DAY, FakeBackend, HOUR, NOW, deferred, fail, snapshot } from './fake-backend';
 
 async function setup(backend = new FakeBackend()) {
   const restore = new RestoreState(backend);
@@ -390,5 +390,132 @@ describe('Restore: choosing many and restoring', () => {
     await waitFor(() => expect($('#error-banner')?.textContent).toMatch(/photos\/1.jpg is damaged/));
     expect($('#restore-result')).toBeNull();
     expect($('#restore-progress')).toBeNull();
+  });
+});
+
+describe('Restore: backups made in the same minute', () => {
+  const minute = NOW - HOUR; // 14:30:00
+  const sameMinute = [
+    snapshot({ id: 'snap-c', time: minute + 41_000 }),
+    snapshot({ id: 'snap-b', time: minute + 17_000 }),
+    snapshot({ id: 'snap-a', time: minute + 2_000 }),
+    snapshot({ id: 'snap-0', time: NOW - 3 * DAY, roots: ['/home/ada/Documents'] }),
+  ];
+
+  it('tells them apart by their seconds, in the list and the timeline; other backups stay short', async () => {
+    const backend = new FakeBackend();
+    backend.listSnapshots.mockResolvedValue(sameMinute);
+    const { $, $$ } = await ready(backend);
+    const labels = options($('#restore-snapshot')).map(([, text]) => text);
+    expect(new Set(labels).size).toBe(4);
+    expect(labels[0]).toMatch(/^Today at 2:30:41\sPM — ada-laptop/);
+    expect(labels[1]).toMatch(/2:30:17/);
+    expect(labels[2]).toMatch(/2:30:02/);
+    expect(labels[3]).not.toMatch(/\d:\d\d:\d\d/);
+    const points = $$('#restore-timeline .point').map((p) => p.textContent?.trim());
+    expect(points.slice(1)).toEqual([expect.stringMatching(/2:30:02/), expect.stringMatching(/2:30:17/), expect.stringMatching(/2:30:41/)]);
+    expect(points[0]).not.toMatch(/\d:\d\d:\d\d/);
+    expect($('#restore-timeline [data-snapshot="snap-b"]')?.getAttribute('aria-label')).toMatch(/Backup of Today at 2:30:17/);
+  });
+
+  it('and in a file’s versions', async () => {
+    const backend = new FakeBackend();
+    backend.listSnapshots.mockResolvedValue(sameMinute);
+    backend.fileVersions.mockResolvedValueOnce([
+      { snapshot_id: 'snap-c', time: minute + 41_000, size: 40, mtime: minute + 39_000 },
+      { snapshot_id: 'snap-a', time: minute + 2_000, size: 28, mtime: minute - 50_000 },
+    ]);
+    const { $$, restore } = await ready(backend);
+    await restore.showVersions('/home/ada/Documents/report.pdf');
+    await waitFor(() => expect($$('#versions-list li')).toHaveLength(2));
+    const [newest, older] = $$('#versions-list li').map((li) => li.querySelector('.name')?.textContent ?? '');
+    expect(newest).toMatch(/Today at 2:30:41/);
+    expect(older).toMatch(/Today at 2:30:02/);
+    // Their file times are in different minutes: no seconds needed there.
+    expect($$('#versions-list li')[0].querySelector('.sub')?.textContent).toMatch(/changed Today at 2:30\sPM/);
+  });
+});
+
+describe('Restore: following the newest backup', () => {
+  const older = snapshot({ id: 'snap-0', time: NOW - 3 * DAY, roots: ['/home/ada/Documents'] });
+
+  it('shows a backup made since, until the person chooses one themselves in this visit', async () => {
+    const backend = new FakeBackend();
+    const { $, restore } = await ready(backend);
+    expect(restore.snapshotId).toBe('snap-1');
+    expect(restore.pinned).toBe(false);
+
+    // A backup finishes while Restore is open: it is listed and shown.
+    backend.listSnapshots.mockResolvedValue([snapshot({ id: 'snap-2', time: NOW - 60_000 }), snapshot(), older]);
+    await restore.load();
+    expect(restore.snapshotId).toBe('snap-2');
+    await waitFor(() => expect(backend.browse).toHaveBeenLastCalledWith('snap-2', null));
+    await tick();
+    expect(($('#restore-snapshot') as HTMLSelectElement).value).toBe('snap-2');
+
+    // The person picks an older backup: a newer one does not take its place in this visit…
+    await fireEvent.click($('#restore-timeline [data-snapshot="snap-0"]')!);
+    expect(restore.pinned).toBe(true);
+    backend.listSnapshots.mockResolvedValue([snapshot({ id: 'snap-3', time: NOW }), snapshot({ id: 'snap-2', time: NOW - 60_000 }), snapshot(), older]);
+    await restore.load();
+    expect(restore.snapshotId).toBe('snap-0');
+
+    // …but the next visit starts from the newest again.
+    await restore.visit();
+    expect(restore.snapshotId).toBe('snap-3');
+    expect(restore.pinned).toBe(false);
+  });
+
+  it('choosing in the select counts too; a chosen backup that is gone falls back to the newest', async () => {
+    const backend = new FakeBackend();
+    const { $, restore } = await ready(backend);
+    await fireEvent.change($('#restore-snapshot')!, { target: { value: 'snap-0' } });
+    expect(restore.pinned).toBe(true);
+    backend.listSnapshots.mockResolvedValue([snapshot({ id: 'snap-2', time: NOW }), snapshot()]);
+    await restore.load();
+    expect(restore.snapshotId).toBe('snap-2');
+    expect(restore.pinned).toBe(false);
+  });
+
+  it('ticking files in the newest backup holds it; a new visit with no newer backup keeps folder and ticks', async () => {
+    const backend = new FakeBackend();
+    const { $, restore } = await ready(backend);
+    await fireEvent.click($('#restore-tree li[data-path="/home/ada/Documents"] button.name')!);
+    await waitFor(() => expect(restore.path).toBe('/home/ada/Documents'));
+    expect(restore.pinned).toBe(false);
+    await fireEvent.click($('#restore-tree li[data-path="/home/ada/Documents/notes.txt"] input')!);
+    expect(restore.pinned).toBe(true);
+
+    // Nothing newer: the next visit shows the same backup, folder and ticks.
+    await restore.visit();
+    expect(restore.snapshotId).toBe('snap-1');
+    expect(restore.path).toBe('/home/ada/Documents');
+    expect([...restore.chosen]).toEqual(['/home/ada/Documents/notes.txt']);
+
+    // Ticked in this visit: a backup finishing meanwhile does not take the ticks away.
+    await fireEvent.click($('#restore-tree li[data-path="/home/ada/Documents/notes.txt"] input')!);
+    backend.listSnapshots.mockResolvedValue([snapshot({ id: 'snap-2', time: NOW }), snapshot()]);
+    await restore.load();
+    expect(restore.snapshotId).toBe('snap-1');
+  });
+
+  it('a restore under way holds its backup, and the result stays on a reload', async () => {
+    const backend = new FakeBackend();
+    const pending = deferred<RestoreSummary>();
+    backend.restore.mockReturnValueOnce(pending.promise);
+    const { restore } = await ready(backend);
+    restore.target = '/home/ada/Restored';
+    const running = restore.restore();
+    backend.listSnapshots.mockResolvedValue([snapshot({ id: 'snap-2', time: NOW }), snapshot()]);
+    await restore.load();
+    expect(restore.snapshotId).toBe('snap-1');
+    pending.resolve({ files: 3, bytes: 10, target: '/home/ada/Restored', skipped: [], warnings: [] });
+    await running;
+    expect(restore.result?.files).toBe(3);
+    // Same newest backup on the next reload: nothing changes, the result stays.
+    backend.listSnapshots.mockResolvedValue([snapshot()]);
+    await restore.load();
+    expect(restore.snapshotId).toBe('snap-1');
+    expect(restore.result?.files).toBe(3);
   });
 });

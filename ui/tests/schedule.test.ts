@@ -117,7 +117,7 @@ describe('Status summary (the tray, in the sidebar)', () => {
 
   it('idle: up to date', () => {
     const { el } = summary();
-    expect(el().textContent).toMatch(/Up to date\s*Last backup 1 hour ago/);
+    expect(el().textContent).toMatch(/Up to date\s*Last backup today at 2:30\sPM/);
   });
 
   it('idle: not backed up yet, and no folder', () => {
@@ -145,7 +145,7 @@ describe('Status summary (the tray, in the sidebar)', () => {
     backend.emitFinished(report({ finished_at: Date.now() - 5_000 }));
     await tick();
     expect(el().dataset.state).toBe('idle');
-    expect(el().textContent).toMatch(/Up to date\s*Last backup just now/);
+    expect(el().textContent).toMatch(/Up to date\s*Last backup (today|yesterday) at/);
   });
 
   it('backing up: percent, speed, time left, skipped', async () => {

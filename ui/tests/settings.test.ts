@@ -99,7 +99,7 @@ describe('Settings → Account', () => {
     const { $ } = await setup('account', backend);
     await fireEvent.click($('#password-submit')!);
     expect($('#password-current-error')).not.toBeNull();
-    expect($('#password-new-error')?.textContent).toMatch(/at least 10/);
+    expect($('#password-new-error')?.textContent).toMatch(/at least 8/);
     await fireEvent.input($('#password-current')!, { target: { value: 'old password!' } });
     await fireEvent.input($('#password-new')!, { target: { value: 'a new long password' } });
     await fireEvent.input($('#password-repeat')!, { target: { value: 'a new long passwort' } });

@@ -52,6 +52,29 @@ describe('Unlock', () => {
     expect(session.phase).toBe('locked');
   });
 
+  it('clears "does not unlock" as soon as the person retypes, key or recovery code', async () => {
+    const backend = new FakeBackend();
+    backend.unlock.mockRejectedValueOnce(fail('wrong_key', 'Wrong key.'));
+    backend.unlockWithRecovery.mockRejectedValueOnce(fail('wrong_key', 'Wrong code.'));
+    const { $ } = setup(backend);
+    await fireEvent.input($('#unlock-key')!, { target: { value: 'purple elefant' } });
+    await fireEvent.click($('#unlock-submit')!);
+    await waitFor(() => expect($('#unlock-key-error')?.textContent).toMatch(/does not unlock your files/));
+    expect($('#unlock-key')?.getAttribute('aria-invalid')).toBe('true');
+    await fireEvent.input($('#unlock-key')!, { target: { value: 'purple elefan' } });
+    expect($('#unlock-key-error')).toBeNull();
+    expect($('#unlock-key')?.getAttribute('aria-invalid')).toBeNull();
+
+    await fireEvent.click($('#unlock-use-recovery')!);
+    await fireEvent.input($('#unlock-recovery-code')!, { target: { value: 'K7QM-2XPB' } });
+    await fireEvent.click($('#unlock-submit')!);
+    await waitFor(() => expect($('#unlock-recovery-code-error')?.textContent).toMatch(/does not unlock your files/));
+    await fireEvent.input($('#unlock-recovery-code')!, { target: { value: 'K7QM-2XPA' } });
+    expect($('#unlock-recovery-code-error')).toBeNull();
+    // The hint comes back in its place.
+    expect($('#unlock-recovery-code-hint')?.textContent).toMatch(/groups of four/);
+  });
+
   it('other failures go to a banner', async () => {
     const backend = new FakeBackend();
     backend.unlock.mockRejectedValueOnce(fail('network', 'Offline.'));

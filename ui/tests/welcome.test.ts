@@ -55,7 +55,7 @@ describe('Welcome: sign up', () => {
     await fireEvent.input($('#signup-password')!, { target: { value: 'short' } });
     await fireEvent.click($('#signup-submit')!);
     expect($('#signup-email-error')?.textContent).toMatch(/name@example\.com/);
-    expect($('#signup-password-error')?.textContent).toMatch(/at least 10/);
+    expect($('#signup-password-error')?.textContent).toMatch(/at least 8/);
     expect(backend.signUp).not.toHaveBeenCalled();
   });
 

@@ -35,18 +35,42 @@ export function formatPercent(done: number, total: number): string {
 }
 
 const timeFormat: Intl.DateTimeFormatOptions = { hour: 'numeric', minute: '2-digit' };
+const timeFormatSeconds: Intl.DateTimeFormatOptions = { hour: 'numeric', minute: '2-digit', second: '2-digit' };
+
+/** Options for the clock part of a date: `seconds` tells apart times in the same minute. */
+export type TimeOptions = { seconds?: boolean };
+
+function clock(date: Date, options: TimeOptions = {}): string {
+  return date.toLocaleTimeString(undefined, options.seconds ? timeFormatSeconds : timeFormat);
+}
+
+/**
+ * For a list of times shown as labels: which of them need seconds so that no
+ * two different times read the same ("2:29 AM" three times). Only the times
+ * that share their minute with another one get seconds; the rest stay short.
+ */
+export function needsSeconds(times: Iterable<number>): (ms: number) => boolean {
+  const perMinute = new Map<number, Set<number>>();
+  for (const ms of times) {
+    const minute = Math.floor(ms / 60_000);
+    const seconds = perMinute.get(minute) ?? new Set<number>();
+    seconds.add(Math.floor(ms / 1000));
+    perMinute.set(minute, seconds);
+  }
+  return (ms) => (perMinute.get(Math.floor(ms / 60_000))?.size ?? 0) > 1;
+}
 
 function sameDay(a: Date, b: Date): boolean {
   return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
 }
 
 /** "Today at 14:05", "Yesterday at 09:12", "Mon 3 Mar at 10:00", "3 Mar 2023 at 10:00". */
-export function formatDateTime(ms: number, now: number = Date.now()): string {
+export function formatDateTime(ms: number, now: number = Date.now(), timeOptions: TimeOptions = {}): string {
   const date = new Date(ms);
   const today = new Date(now);
   const yesterday = new Date(now);
   yesterday.setDate(today.getDate() - 1);
-  const time = date.toLocaleTimeString(undefined, timeFormat);
+  const time = clock(date, timeOptions);
   if (sameDay(date, today)) return `Today at ${time}`;
   if (sameDay(date, yesterday)) return `Yesterday at ${time}`;
   const options: Intl.DateTimeFormatOptions =
@@ -129,17 +153,24 @@ export function formatEta(seconds: number | null): string {
   return `about ${formatCount(hours, 'hour', 'hours')}${rest ? ` ${formatCount(rest, 'minute', 'minutes')}` : ''} left`;
 }
 
-/** A clock time: "15:30" or "3:30 PM" as the system formats it. */
-export function formatTime(ms: number): string {
-  return new Date(ms).toLocaleTimeString(undefined, timeFormat);
+/** A clock time: "15:30" or "3:30 PM" as the system formats it; with `seconds`, "3:30:12 PM". */
+export function formatTime(ms: number, options: TimeOptions = {}): string {
+  return clock(new Date(ms), options);
 }
 
-/** A short span: 850 → "0.9 s", 75_000 → "1 min 15 s", 7_200_000 → "2 h 0 min". */
+/**
+ * A short span: 30 → "under 0.1 s", 850 → "0.9 s", 75_000 → "1 min 15 s",
+ * 7_200_000 → "2 h 0 min". Rounds once, so 59.6 s reads "1 min 0 s", never "60 s".
+ */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '—';
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  if (minutes < 60) return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+  const tenths = Math.round(ms / 100);
+  if (tenths === 0) return 'under 0.1 s';
+  if (tenths < 100) return `${(tenths / 10).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 

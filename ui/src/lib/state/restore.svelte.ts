@@ -70,6 +70,13 @@ export class RestoreState {
 
   readonly #backend: Backend;
   #unsubscribe: Unsubscribe[] = [];
+  /**
+   * The person chose a backup themselves (select, timeline, a search hit, a
+   * version, or ticked files in it) in this visit of the screen: keep it. Until
+   * then the screen follows the newest backup, so a backup made meanwhile shows
+   * up chosen.
+   */
+  #pinned = false;
   #browseSeq = 0;
   #searchSeq = 0;
 
@@ -136,7 +143,25 @@ export class RestoreState {
     this.#unsubscribe = [];
   }
 
-  /** Lists backups and devices; keeps the chosen backup when it still exists. */
+  /** True once the person chose a backup themselves in this visit. */
+  get pinned(): boolean {
+    return this.#pinned;
+  }
+
+  /**
+   * The screen opens (again): a new visit. Follows the newest backup until the
+   * person chooses one; the folder and files they had chosen carry over when
+   * the newest backup is the one they were looking at.
+   */
+  async visit(): Promise<void> {
+    this.#pinned = false;
+    await this.load();
+  }
+
+  /**
+   * Lists backups and devices. Keeps the backup the person chose in this visit
+   * while it exists; otherwise shows the newest one (of the chosen device).
+   */
   async load(): Promise<void> {
     this.loading = true;
     this.loadError = null;
@@ -149,7 +174,13 @@ export class RestoreState {
       this.snapshots = snapshots;
       this.devices = devices;
       if (this.deviceId && !snapshots.some((s) => s.device_id === this.deviceId)) this.deviceId = '';
-      if (!this.visibleSnapshots.some((s) => s.id === this.snapshotId)) this.select(this.visibleSnapshots[0]?.id ?? '');
+      // A restore under way also holds its backup: its result belongs to it.
+      const kept = (this.#pinned || this.restoring) && this.visibleSnapshots.some((s) => s.id === this.snapshotId);
+      if (!kept) {
+        this.#pinned = false;
+        const newest = this.#newest()?.id ?? '';
+        if (newest !== this.snapshotId || !this.selected) this.#show(newest);
+      }
     } catch (reason) {
       this.loadError = toBackendError(reason);
     } finally {
@@ -157,13 +188,31 @@ export class RestoreState {
     }
   }
 
-  selectDevice(id: string): void {
-    this.deviceId = id;
-    if (!this.visibleSnapshots.some((s) => s.id === this.snapshotId)) this.select(this.visibleSnapshots[0]?.id ?? '');
+  /** The newest of the visible backups (the list comes newest first, but do not rely on it). */
+  #newest(): SnapshotInfo | null {
+    return this.visibleSnapshots.reduce<SnapshotInfo | null>((best, s) => (!best || s.time > best.time ? s : best), null);
   }
 
-  /** Chooses a backup: the tree opens at the same folder if that backup has it. */
+  /** Narrows to one device ("" = all): keeps the chosen backup if it is that device's, else its newest. */
+  selectDevice(id: string): void {
+    this.deviceId = id;
+    if (!this.visibleSnapshots.some((s) => s.id === this.snapshotId)) {
+      this.#pinned = false;
+      this.#show(this.#newest()?.id ?? '');
+    }
+  }
+
+  /**
+   * The person chooses a backup: it stays chosen for this visit, even when a
+   * newer one appears. The tree opens at the same folder if that backup has it.
+   */
   select(id: string, path: string | null = this.path): void {
+    this.#pinned = true;
+    this.#show(id, path);
+  }
+
+  /** Shows a backup without counting it as the person's choice. */
+  #show(id: string, path: string | null = this.path): void {
     const changed = id !== this.snapshotId;
     this.snapshotId = id;
     this.result = null;
@@ -239,13 +288,16 @@ export class RestoreState {
     if (this.snapshotId === hit.snapshot_id) this.chosen.add(hit.path);
   }
 
+  /** Ticking files in a backup chooses that backup too. */
   toggle(path: string): void {
+    this.#pinned = true;
     if (this.chosen.has(path)) this.chosen.delete(path);
     else this.chosen.add(path);
   }
 
   /** Chooses (or un-chooses) everything listed in the tree or the search. */
   toggleAll(paths: string[]): void {
+    this.#pinned = true;
     const all = paths.length > 0 && paths.every((p) => this.chosen.has(p));
     for (const p of paths) {
       if (all) this.chosen.delete(p);
@@ -333,6 +385,7 @@ export class RestoreState {
     this.devices = null;
     this.deviceId = '';
     this.snapshotId = '';
+    this.#pinned = false;
     this.path = null;
     this.entries = null;
     this.chosen.clear();

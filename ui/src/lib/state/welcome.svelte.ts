@@ -8,7 +8,7 @@ export type WelcomeMode = 'signup' | 'signin';
 type Field = 'first' | 'last' | 'email' | 'password' | 'age' | 'key' | 'keyRepeat' | 'keyConfirm' | 'totp' | 'server';
 export type FieldErrors = Partial<Record<Field, string>>;
 
-export const MIN_PASSWORD_LENGTH = 10;
+export const MIN_PASSWORD_LENGTH = 8;
 export const EMAIL_TAKEN = 'An account with this email already exists.';
 
 /** The rules the service applies (docs/api.md, "Accounts"), checked before sending. */
