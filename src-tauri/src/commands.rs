@@ -288,17 +288,51 @@ pub async fn change_key(agent: AgentState<'_>, current_key: String, new_key: Str
 }
 
 /// Switches key mode. To default: the person's key opens the data key, which
-/// is escrowed. Returns the new recovery code when switching to private.
+/// is escrowed. To private: the password and key are checked and the new
+/// recovery code is returned at once; the re-upload runs on its own thread,
+/// reporting `key-progress` (at most ten a second), then `key-finished` with
+/// the key status or `key-failed` with the error. Called again with the same
+/// key after an interruption, it carries on (and returns the same code).
 #[tauri::command]
-pub async fn switch_key_mode(agent: AgentState<'_>, to: KeyMode, key: Option<String>, password: String) -> Result<Option<String>, Error> {
-    blocking(&agent, move |a| match to {
-        KeyMode::Default => a.switch_to_default_key(key.as_deref().unwrap_or_default(), &password).map(|_| None),
-        KeyMode::Private => Err(Error::new(
-            ErrorKind::InvalidInput,
-            "switching an existing default-key account to a private key is not available in this version",
-        )),
-    })
-    .await
+pub async fn switch_key_mode(app: AppHandle, agent: AgentState<'_>, to: KeyMode, key: Option<String>, password: String) -> Result<Option<String>, Error> {
+    match to {
+        KeyMode::Default => {
+            blocking(&agent, move |a| a.switch_to_default_key(key.as_deref().unwrap_or_default(), &password).map(|_| None)).await
+        }
+        KeyMode::Private => {
+            let key = key.unwrap_or_default();
+            let (begin_key, begin_password) = (key.clone(), password.clone());
+            let code = blocking(&agent, move |a| a.begin_key_switch(&begin_key, &begin_password)).await?;
+            let agent = Arc::clone(&agent);
+            std::thread::Builder::new()
+                .name("coffer-key-switch".into())
+                .spawn(move || {
+                    let mut last_emit: Option<Instant> = None;
+                    let mut last_stage = String::new();
+                    let result = agent.resume_key_switch(&key, &password, &mut |progress| {
+                        let due = progress.stage != last_stage
+                            || progress.done == progress.total
+                            || last_emit.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+                        if due {
+                            last_emit = Some(Instant::now());
+                            last_stage.clone_from(&progress.stage);
+                            let _ = app.emit("key-progress", progress);
+                        }
+                    });
+                    match result {
+                        Ok(status) => {
+                            let _ = app.emit("key-finished", &status);
+                        }
+                        Err(err) => {
+                            let _ = app.emit("key-failed", &err);
+                        }
+                    }
+                    tray::refresh(&app);
+                })
+                .map_err(|e| Error::new(ErrorKind::Io, format!("could not start the key switch: {e}")))?;
+            Ok(Some(code))
+        }
+    }
 }
 
 #[tauri::command]

@@ -167,7 +167,7 @@ enum KeyAction {
     },
     /// Change the private key (COFFER_KEY: current, COFFER_NEW_KEY: new, COFFER_PASSWORD: account password).
     Change,
-    /// Switch key mode (to default: COFFER_KEY and COFFER_PASSWORD).
+    /// Switch key mode (to default: COFFER_KEY and COFFER_PASSWORD; to private: COFFER_NEW_KEY and COFFER_PASSWORD, run again to carry on after an interruption).
     Switch {
         #[arg(long, value_parser = ["private", "default"])]
         to: String,
@@ -380,7 +380,32 @@ fn run(cli: Cli) -> Result<()> {
                     println!("Switched to the default key: the service now keeps your data key in escrow");
                 }
                 KeyAction::Switch { .. } => {
-                    bail!("switching an existing default-key account to a private key is not available in this version")
+                    let key = read_secret("COFFER_NEW_KEY", "New encryption key: ", "new key")?;
+                    let password = read_password("Coffer password: ")?;
+                    let resuming = agent.key_status()?.switch_in_progress;
+                    let code = agent.begin_key_switch(&key, &password)?;
+                    if resuming {
+                        eprintln!("Carrying on with the switch started earlier (your recovery code is the one shown then)");
+                    } else {
+                        println!("Recovery code (shown once; print or save it): {code}");
+                        eprintln!("Coffer cannot recover your files without your new key or this code. Every backup is now uploaded again under the new key.");
+                    }
+                    let bar = if std::io::stderr().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };
+                    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len}").expect("valid template").progress_chars("=> "));
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    let result = agent.resume_key_switch(&key, &password, &mut |p| {
+                        bar.set_message(p.stage.clone());
+                        bar.set_length(p.total);
+                        bar.set_position(p.done);
+                    });
+                    bar.finish_and_clear();
+                    match result {
+                        Ok(_) => println!("Switched to your private key: every backup is stored under it and the old copies are deleted"),
+                        Err(err) => {
+                            eprintln!("The switch stopped; run `coffer key switch --to private` again with the same new key to carry on");
+                            return Err(err.into());
+                        }
+                    }
                 }
                 KeyAction::Recover { remember } => {
                     let code = read_secret("COFFER_RECOVERY_CODE", "Recovery code: ", "recovery code")?;

@@ -433,6 +433,21 @@ impl Agent {
         self.repository_for("backup")
     }
 
+    /// Opens the repository; when the kept key no longer opens it because
+    /// another device switched the account to a private key, the stale key is
+    /// forgotten and the account is reported locked instead of damaged.
+    fn open_checked(&self, purpose: &str) -> Result<Repository> {
+        match self.repository_for(purpose) {
+            Err(err) if err.kind == ErrorKind::Integrity => {
+                if self.key_status().is_ok() && self.is_locked() {
+                    return Err(Error::new(ErrorKind::Locked, "this account now uses a private key: enter it to unlock your backups"));
+                }
+                Err(err)
+            }
+            other => other,
+        }
+    }
+
     /// The repository opened so that damaged index files are reported, not fatal (check, repair).
     fn tolerant_repository(&self) -> Result<Repository> {
         let service = self.service()?;
@@ -594,7 +609,7 @@ impl Agent {
         let mut reader = self.reader.lock().expect("reader lock");
         match reader.as_mut() {
             Some(repo) => repo.refresh()?,
-            None => *reader = Some(self.repository_for("reader")?),
+            None => *reader = Some(self.open_checked("reader")?),
         }
         read(reader.as_ref().expect("opened above"))
     }

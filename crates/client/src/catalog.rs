@@ -47,6 +47,35 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
          skipped INTEGER NOT NULL DEFAULT 0,
          error TEXT
      );",
+), M::up(
+    "-- A switch of the account to a new data key (key_switch.rs), while it
+     -- runs: at most one row. No key is kept here: the new key only as the
+     -- service will hold it (wrapped under the person's new key and the
+     -- recovery code), the recovery code only sealed under the new key.
+     CREATE TABLE key_switch (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         started_at INTEGER NOT NULL,
+         stage TEXT NOT NULL,
+         old_key_tag TEXT NOT NULL,
+         wrapped_keys TEXT NOT NULL,
+         sealed_recovery BLOB NOT NULL
+     );
+     -- The objects written under the old key, deleted once the switch commits.
+     CREATE TABLE key_switch_old (kind TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (kind, id));
+     -- Each old snapshot copied: its copy's file, sealed under the new key,
+     -- stored as is when the switch commits (so never twice).
+     CREATE TABLE key_switch_copies (
+         old_snapshot TEXT PRIMARY KEY,
+         copied_at INTEGER NOT NULL,
+         bytes INTEGER NOT NULL,
+         new_snapshot TEXT NOT NULL,
+         new_file BLOB NOT NULL
+     );
+     -- The objects written under the new key: packs as they are uploaded,
+     -- index files as the switch commits.
+     CREATE TABLE key_switch_new (kind TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (kind, id));
+     -- Old blob id -> new blob id (type 0 data, 1 tree), for blobs stored.
+     CREATE TABLE key_switch_blobs (type INTEGER NOT NULL, old BLOB NOT NULL, new BLOB NOT NULL, PRIMARY KEY (type, old));",
 )];
 
 /// A chosen folder.
@@ -77,6 +106,11 @@ impl Catalog {
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The connection, for a module that keeps its own tables (`key_switch.rs`).
+    pub(crate) fn with_connection<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+        Ok(f(&mut self.conn())?)
     }
 
     pub fn setting(&self, key: &str) -> Result<Option<String>> {

@@ -116,6 +116,11 @@ impl Agent {
             AccountKey::Default { changed_at, .. } => (KeyMode::Default, changed_at),
             AccountKey::Private { changed_at, .. } => (KeyMode::Private, changed_at),
         };
+        if mode == KeyMode::Private && self.key_mode() == KeyMode::Default && !self.key_switch_pending()? {
+            // Another device switched the account to a private key: the
+            // escrowed key this device kept opens none of the new backups.
+            self.forget_key()?;
+        }
         self.catalog().set_setting(keys::KEY_MODE, if mode == KeyMode::Private { "private" } else { "default" })?;
         let remembered = matches!(self.secrets.get(Secret::DataKey), Ok(Some(_)));
         Ok(KeyStatus {
@@ -123,7 +128,7 @@ impl Agent {
             changed_at,
             unlocked: remembered || self.memory_key.lock().expect("key lock").is_some() || mode == KeyMode::Default,
             remembered: remembered && mode == KeyMode::Private,
-            switch_in_progress: false,
+            switch_in_progress: self.key_switch_pending()?,
         })
     }
 

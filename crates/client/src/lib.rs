@@ -9,6 +9,7 @@ mod catalog;
 mod encryption;
 mod error;
 mod exclusions;
+mod key_switch;
 mod scheduler;
 mod throttle;
 mod retention;

@@ -27,6 +27,7 @@ const INFO_CHUNK_ID: &[u8] = b"coffer v1 chunk-id key";
 const INFO_CHUNKER_SEED: &[u8] = b"coffer v1 chunker seed";
 const INFO_METADATA: &[u8] = b"coffer v1 metadata key";
 const INFO_PACK: &[u8] = b"coffer v1 pack key";
+const INFO_NOTE: &[u8] = b"coffer v1 note key";
 
 /// An account's data key: 32 random bytes, the root of every other key.
 /// Wiped from memory when dropped; never printed.
@@ -49,6 +50,31 @@ impl DataKey {
     /// The raw key bytes, e.g. to store them in the keychain.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+
+    /// Encrypts a small note a device keeps beside work in progress (e.g.
+    /// the recovery code of a key switch that has not finished), so that
+    /// only this key opens it: AES-256-GCM under
+    /// `HKDF-SHA256(K, info = "coffer v1 note key")` with `purpose` as
+    /// associated data.
+    pub fn seal_note(&self, purpose: &str, plaintext: &[u8]) -> Vec<u8> {
+        let key = self.note_key();
+        seal(&key, purpose.as_bytes(), plaintext)
+    }
+
+    /// Reverses [`DataKey::seal_note`].
+    ///
+    /// # Errors
+    /// `Integrity` for another key, another purpose or changed bytes.
+    pub fn open_note(&self, purpose: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+        let key = self.note_key();
+        open(&key, purpose.as_bytes(), sealed)
+    }
+
+    fn note_key(&self) -> Zeroizing<[u8; 32]> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        expand(self, INFO_NOTE, &mut key[..]);
+        key
     }
 }
 

@@ -9,6 +9,7 @@ mod backup;
 mod blob;
 mod check;
 mod chunker;
+mod copy;
 mod crypto;
 mod error;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -33,6 +34,7 @@ pub use backup::{
 };
 pub use blob::BlobType;
 pub use check::{check, AffectedFile, CheckOptions, CheckProblem, CheckReport, ProblemKind};
+pub use copy::{copy_snapshot, CopyStats, SnapshotCopier};
 pub use crypto::DataKey;
 pub use error::{Error, ErrorKind, Result};
 pub use id::Id;

@@ -32,6 +32,12 @@ pub struct Repository {
     adopted: Vec<IndexPack>,
     /// Unindexed packs whose header could not be read.
     unreadable_packs: HashSet<Id>,
+    /// Stored objects of another key sharing this storage during a key
+    /// switch: never read as indexes or snapshots, never adopted.
+    ignored: HashSet<(FileKind, Id)>,
+    /// Opened knowing that another key's objects share the storage: no
+    /// "wrong key" verdict from packs that do not open.
+    mixed: bool,
 }
 
 impl fmt::Debug for Repository {
@@ -70,6 +76,8 @@ impl Repository {
             tolerant: false,
             adopted: Vec::new(),
             unreadable_packs: HashSet::new(),
+            ignored: HashSet::new(),
+            mixed: false,
         };
         repo.refresh()?;
         Ok(repo)
@@ -118,6 +126,8 @@ impl Repository {
             tolerant: false,
             adopted: Vec::new(),
             unreadable_packs: HashSet::new(),
+            ignored: HashSet::new(),
+            mixed: false,
         };
         repo.refresh()?;
         Ok(repo)
@@ -140,6 +150,8 @@ impl Repository {
             tolerant: true,
             adopted: Vec::new(),
             unreadable_packs: HashSet::new(),
+            ignored: HashSet::new(),
+            mixed: false,
         };
         repo.refresh()?;
         if repo.loaded_indexes.is_empty() && !repo.damaged_indexes.is_empty() {
@@ -148,6 +160,68 @@ impl Repository {
             ));
         }
         Ok(repo)
+    }
+
+    /// Like [`Repository::open`], but the objects in `ignore` are treated as
+    /// absent: such index files are not read, such snapshots are not listed
+    /// by [`Repository::snapshots`] and such packs are never adopted. For a
+    /// key switch, when the objects of the old key and the new one share one
+    /// storage (see `docs/format.md`, "Switching the data key"). Since more
+    /// objects of the other key may appear meanwhile, packs that do not open
+    /// are passed over without the "wrong key" verdict of a strict open
+    /// (index files that do not open still fail it).
+    ///
+    /// # Errors
+    /// As [`Repository::open`], for the objects not ignored.
+    pub fn open_ignoring(
+        backend: Arc<dyn Backend>,
+        key: &DataKey,
+        ignore: &HashSet<(FileKind, Id)>,
+    ) -> Result<Repository> {
+        let mut repo = Repository::unopened(backend, Keys::derive(key), Index::default(), HashSet::new());
+        repo.ignored = ignore.clone();
+        repo.mixed = true;
+        repo.refresh()?;
+        Ok(repo)
+    }
+
+    /// [`Repository::open_ignoring`] with the blob index on disk, as
+    /// [`Repository::open_with_cache`].
+    ///
+    /// # Errors
+    /// As [`Repository::open_with_cache`].
+    pub fn open_with_cache_ignoring(
+        backend: Arc<dyn Backend>,
+        key: &DataKey,
+        cache_dir: &Path,
+        ignore: &HashSet<(FileKind, Id)>,
+    ) -> Result<Repository> {
+        let keys = Keys::derive(key);
+        std::fs::create_dir_all(cache_dir)
+            .map_err(|e| Error::io(format!("creating {}", cache_dir.display()), e))?;
+        let path = cache_dir.join(format!("index-{}.redb", keys.cache_name()));
+        let index = Index::on_disk(&path, DEFAULT_INDEX_CACHE_BYTES)?;
+        let loaded = index.cached_index_files()?;
+        let mut repo = Repository::unopened(backend, keys, index, loaded);
+        repo.ignored = ignore.clone();
+        repo.mixed = true;
+        repo.refresh()?;
+        Ok(repo)
+    }
+
+    fn unopened(backend: Arc<dyn Backend>, keys: Keys, index: Index, loaded: HashSet<Id>) -> Repository {
+        Repository {
+            backend,
+            keys,
+            index,
+            loaded_indexes: loaded,
+            damaged_indexes: Vec::new(),
+            tolerant: false,
+            adopted: Vec::new(),
+            unreadable_packs: HashSet::new(),
+            ignored: HashSet::new(),
+            mixed: false,
+        }
     }
 
     /// Index files a tolerant open skipped, with the reason, sorted by id.
@@ -162,6 +236,7 @@ impl Repository {
     /// As [`Repository::open`].
     pub fn refresh(&mut self) -> Result<()> {
         let mut listed = self.backend.list(FileKind::Index)?;
+        listed.retain(|o| !self.ignored.contains(&(FileKind::Index, o.id)));
         listed.sort_by_key(|o| o.id);
         let present: HashSet<Id> = listed.iter().map(|o| o.id).collect();
         if self.loaded_indexes.iter().any(|id| !present.contains(id)) {
@@ -215,6 +290,7 @@ impl Repository {
     /// them again; the next index this repository writes names them.
     fn adopt_unindexed_packs(&mut self) -> Result<()> {
         let mut listed = self.backend.list(FileKind::Pack)?;
+        listed.retain(|o| !self.ignored.contains(&(FileKind::Pack, o.id)));
         listed.sort_by_key(|o| o.id);
         let (mut tried, mut adopted) = (0, 0);
         for info in listed {
@@ -243,7 +319,7 @@ impl Repository {
                 Err(e) => return Err(e),
             }
         }
-        if !self.tolerant && tried > 0 && adopted == 0 && self.loaded_indexes.is_empty() {
+        if !self.tolerant && !self.mixed && tried > 0 && adopted == 0 && self.loaded_indexes.is_empty() {
             return Err(Error::integrity(
                 "wrong key: no pack or index file opens with this data key",
             ));
@@ -288,6 +364,7 @@ impl Repository {
             .backend
             .list(FileKind::Snapshot)?
             .into_iter()
+            .filter(|info| !self.ignored.contains(&(FileKind::Snapshot, info.id)))
             .map(|info| Ok((info.id, self.snapshot(&info.id)?)))
             .collect::<Result<Vec<_>>>()?;
         all.sort_by(|(a_id, a), (b_id, b)| a.time.cmp(&b.time).then(a_id.cmp(b_id)));
@@ -447,5 +524,156 @@ impl Repository {
         let id = Id::hash(&bytes);
         self.backend.put(FileKind::Snapshot, &id, &bytes)?;
         Ok(id)
+    }
+
+    /// Every stored object this repository reads as its own: the snapshot
+    /// files listed (not ignored; they are not decrypted here), the index
+    /// files it loaded, and the listed packs that a loaded index names or
+    /// that were adopted from their headers. Packs it cannot read (another
+    /// key's, or damaged) are not included. Sorted by kind, then id.
+    ///
+    /// # Errors
+    /// Backend errors.
+    pub fn own_objects(&self) -> Result<Vec<(FileKind, Id)>> {
+        let mut objects = Vec::new();
+        for info in self.backend.list(FileKind::Snapshot)? {
+            if !self.ignored.contains(&(FileKind::Snapshot, info.id)) {
+                objects.push((FileKind::Snapshot, info.id));
+            }
+        }
+        objects.extend(self.loaded_indexes.iter().map(|id| (FileKind::Index, *id)));
+        let adopted: HashSet<Id> = self.adopted.iter().map(|p| p.id).collect();
+        for info in self.backend.list(FileKind::Pack)? {
+            if self.ignored.contains(&(FileKind::Pack, info.id)) {
+                continue;
+            }
+            if adopted.contains(&info.id) || self.index.has_pack(&info.id)? {
+                objects.push((FileKind::Pack, info.id));
+            }
+        }
+        objects.sort();
+        Ok(objects)
+    }
+
+    /// Encrypts a snapshot without storing it: its file's id and bytes. A
+    /// caller that records them can store exactly this file later (storing
+    /// an id twice changes nothing), so a retried commit never makes a
+    /// second snapshot.
+    pub fn seal_snapshot(&self, snapshot: &Snapshot) -> (Id, Vec<u8>) {
+        let bytes = snapshot.encrypt(&self.keys);
+        (Id::hash(&bytes), bytes)
+    }
+
+    /// Decrypts snapshot file bytes made by [`Repository::seal_snapshot`]
+    /// (e.g. kept by a caller until its commit).
+    ///
+    /// # Errors
+    /// `Integrity` when they fail authentication under this key.
+    pub fn unseal_snapshot(&self, bytes: &[u8]) -> Result<Snapshot> {
+        Snapshot::decrypt(&self.keys, bytes)
+    }
+
+    /// Packs the index locates some blob in that storage does not list
+    /// (deleted since they were indexed or adopted). Sorted.
+    ///
+    /// # Errors
+    /// Backend errors; `Io` when the on-disk index cannot be read.
+    pub fn missing_packs(&self) -> Result<Vec<Id>> {
+        let listed: HashSet<Id> = self.backend.list(FileKind::Pack)?.into_iter().map(|o| o.id).collect();
+        let mut missing = HashSet::new();
+        self.index.for_each(|_, _, loc| {
+            if !listed.contains(&loc.pack) {
+                missing.insert(loc.pack);
+            }
+        })?;
+        let mut missing: Vec<Id> = missing.into_iter().collect();
+        missing.sort();
+        Ok(missing)
+    }
+
+    /// Stores a snapshot: the commit point of a backup or a copy.
+    ///
+    /// # Errors
+    /// Backend errors.
+    pub fn store_snapshot(&self, snapshot: &Snapshot) -> Result<Id> {
+        self.save_snapshot(snapshot)
+    }
+
+    /// Writes index files naming every adopted pack (packs stored without
+    /// an index, e.g. by [`crate::SnapshotCopier`] or an interrupted
+    /// backup), at most 50 000 blobs per file. Returns the index files
+    /// written (none when every pack is indexed).
+    ///
+    /// # Errors
+    /// Backend errors.
+    pub fn index_unindexed_packs(&mut self) -> Result<Vec<Id>> {
+        const MAX_BLOBS: usize = 50_000;
+        let mut written = Vec::new();
+        let mut batch: Vec<IndexPack> = Vec::new();
+        let mut blobs = 0;
+        for pack in self.take_adopted() {
+            if !batch.is_empty() && blobs + pack.blobs.len() > MAX_BLOBS {
+                written.push(self.save_index(std::mem::take(&mut batch))?);
+                blobs = 0;
+            }
+            blobs += pack.blobs.len();
+            batch.push(pack);
+        }
+        if !batch.is_empty() {
+            written.push(self.save_index(batch)?);
+        }
+        Ok(written)
+    }
+
+    /// Whether everything `snapshot` references is here: every tree
+    /// reachable from its roots is read and authenticated, and every data
+    /// blob a file names is in the index (data blobs are not read).
+    /// Returns the first problem, or `None`. Trees in `verified` are
+    /// skipped, and trees found complete are added to it, so checking many
+    /// snapshots reads each shared folder once.
+    ///
+    /// # Errors
+    /// Backend errors that are not damage (network, storage).
+    pub fn find_missing(&self, snapshot: &Snapshot, verified: &mut HashSet<Id>) -> Result<Option<String>> {
+        for root in &snapshot.roots {
+            if let Some(problem) = self.find_missing_in_tree(&root.tree, verified)? {
+                return Ok(Some(format!("{}: {problem}", root.path)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn find_missing_in_tree(&self, id: &Id, verified: &mut HashSet<Id>) -> Result<Option<String>> {
+        if verified.contains(id) {
+            return Ok(None);
+        }
+        let tree = match self.tree(id) {
+            Ok(tree) => tree,
+            Err(e) if crate::check::is_damage(e.kind()) => {
+                return Ok(Some(format!("tree {id}: {}", e.message())));
+            }
+            Err(e) => return Err(e),
+        };
+        for node in &tree.nodes {
+            for blob in &node.content {
+                if !self.has_blob(BlobType::Data, blob)? {
+                    return Ok(Some(format!("{}: data blob {blob} is in no index", node.name)));
+                }
+            }
+            if let Some(sub) = &node.subtree {
+                if let Some(problem) = self.find_missing_in_tree(sub, verified)? {
+                    return Ok(Some(format!("{}/{problem}", node.name)));
+                }
+            }
+        }
+        verified.insert(*id);
+        Ok(None)
+    }
+
+    /// Makes a pack this process just stored usable at once (dedup, reads)
+    /// without an index file; the next index written names it.
+    pub(crate) fn adopt_stored(&mut self, pack: IndexPack) {
+        self.index.add_adopted(&pack);
+        self.adopted.push(pack);
     }
 }
