@@ -1258,7 +1258,7 @@ fn progress_view(p: &coffer_engine::BackupProgress, rate: &mut RateMeter) -> Bac
         current_file: p.current_file.as_ref().map(|f| f.to_string_lossy().into_owned()),
         bytes_per_second,
         eta_seconds,
-        skipped: 0,
+        skipped: p.skipped,
     }
 }
 

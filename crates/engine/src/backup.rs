@@ -135,6 +135,8 @@ pub struct BackupProgress {
     pub bytes_done: u64,
     pub bytes_total: u64,
     pub current_file: Option<PathBuf>,
+    /// Files skipped so far (unreadable, vanished, unusable names).
+    pub skipped: u64,
 }
 
 /// Something left out of a backup or restore, and why.
@@ -213,6 +215,7 @@ pub fn backup(
         bytes_done: 0,
         bytes_total: 0,
         current_file: None,
+        skipped: 0,
     };
     progress(&state);
     let mut skipped = Vec::new();
@@ -220,6 +223,7 @@ pub fn backup(
 
     state.phase = BackupPhase::Uploading;
     state.current_file = None;
+    state.skipped = skipped.len() as u64;
     progress(&state);
     let failure = pipeline::Failure::default();
     let keys = repo.keys().clone();
@@ -304,6 +308,7 @@ pub fn backup(
 
     state.phase = BackupPhase::Done;
     state.current_file = None;
+    state.skipped = skipped.len() as u64;
     progress(&state);
     Ok(BackupSummary {
         snapshot_id,
@@ -497,6 +502,7 @@ fn scan_dir(
             state.files_total += 1;
             state.bytes_total += meta.len();
             state.current_file = Some(path.clone());
+            state.skipped = skipped.len() as u64;
             progress(state);
             entries.push(Entry::File {
                 name,
@@ -704,6 +710,7 @@ impl Uploader<'_, '_> {
             path: path.to_owned(),
             reason,
         });
+        self.state.skipped = self.skipped.len() as u64;
     }
 
     /// Stores a folder's entries and returns its tree id.

@@ -196,13 +196,15 @@ fn unreadable_and_odd_entries_are_skipped_and_the_rest_is_kept() {
     let missing = work.path().join("missing");
 
     let (_, mut repo) = repo();
+    let mut last_skipped = 0;
     let summary = backup(
         &mut repo,
         &small_options(vec![src.clone(), missing.clone()]),
         &NoCache,
-        &mut |_| {},
+        &mut |p| last_skipped = p.skipped,
     )
     .unwrap();
+    assert_eq!(last_skipped, summary.skipped.len() as u64, "progress counts every skipped entry");
     let skipped: Vec<_> = summary.skipped.iter().map(|s| s.path.clone()).collect();
     assert!(skipped.contains(&bad_name), "{skipped:?}");
     assert!(skipped.contains(&missing), "{skipped:?}");
