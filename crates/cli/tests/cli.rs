@@ -284,3 +284,42 @@ fn account_sessions_prefs_and_password_from_the_command_line() {
     let out = coffer.command(&["account", "show"]).env("COFFER_PASSWORD", "another long passphrase").output().unwrap();
     assert!(!out.status.success(), "a deleted account cannot sign in");
 }
+
+#[test]
+fn unlock_lock_and_switching_key_modes_from_the_command_line() {
+    const NEW_KEY: &str = "seven quiet otters juggle amber lanterns";
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    fs::create_dir(&data).unwrap();
+    fs::write(data.join("a.txt"), b"switch me").unwrap();
+    let coffer = Coffer::without_keychain(&home.path().join("agent"));
+    let with = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = coffer.command(args);
+        cmd.env("COFFER_PASSWORD", PASSWORD);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        check(cmd.output().unwrap(), args)
+    };
+    with(&[], &["--server", &server.url, "signup", "--first", "A", "--last", "B", "--email", "switch@example.com", "--confirm-age"]);
+    with(&[], &["folders", "add", data.to_str().unwrap()]);
+    with(&[], &["backup"]);
+
+    let out = with(&[("COFFER_NEW_KEY", NEW_KEY)], &["key", "switch", "--to", "private"]);
+    assert!(out.contains("Recovery code"), "{out}");
+    let status: serde_json::Value = serde_json::from_str(&with(&[("COFFER_KEY", NEW_KEY)], &["key", "status", "--json"])).unwrap();
+    assert_eq!(status["mode"], "private");
+    assert_eq!(status["switch_in_progress"], false);
+
+    let out = with(&[("COFFER_KEY", NEW_KEY)], &["unlock"]);
+    assert!(out.contains("Unlocked"), "{out}");
+    assert!(with(&[("COFFER_KEY", NEW_KEY)], &["lock"]).contains("Locked"));
+    let target = home.path().join("out");
+    with(&[("COFFER_KEY", NEW_KEY)], &["restore", "--to", target.to_str().unwrap()]);
+    assert_eq!(fs::read(target.join("data/a.txt")).unwrap(), b"switch me", "every backup is readable under the new key");
+
+    with(&[("COFFER_KEY", NEW_KEY)], &["key", "switch", "--to", "default"]);
+    let status: serde_json::Value = serde_json::from_str(&with(&[], &["key", "status", "--json"])).unwrap();
+    assert_eq!(status["mode"], "default");
+}
