@@ -61,6 +61,8 @@ export type MockOptions = {
   watchFallback?: string;
   /** Show a backup in progress from the start (frozen at 42 %). */
   backupRunning?: boolean;
+  /** A switch to a private key (new key: "purple elephant quietly dances") was interrupted on this device. */
+  keySwitchInterrupted?: boolean;
   /** sign_in needs a two-factor code (123456). */
   totp?: boolean;
   /** These commands reject with `server` (to picture error states). */
@@ -83,6 +85,8 @@ const MB = 1_000_000;
 const NOW = Date.now();
 const DAY = 86_400_000;
 const PRIVATE_KEY = 'correct horse battery staple';
+/** The new key of the interrupted switch (`keySwitchInterrupted`). */
+const SWITCH_KEY = 'purple elephant quietly dances';
 const RECOVERY = 'K7QM2XPA9RTB4WZC8NDF';
 /** The recovery code of the key made by "start over". */
 const NEW_RECOVERY = 'R4WB7MXT2QKP9CZD3HNA';
@@ -98,6 +102,8 @@ const state = {
   unlocked: !options.locked,
   remembered: false,
   keyChangedAt: null as number | null,
+  /** The new key of a switch to a private key recorded on this device (cleared when it finishes). */
+  keySwitch: (options.keySwitchInterrupted ? SWITCH_KEY : null) as string | null,
   folders: [] as FolderInfo[],
   snapshots: [] as SnapshotInfo[],
   quota: { used: 0, total: 50 * GB },
@@ -365,7 +371,7 @@ function scheduler(): SchedulerStatus {
 }
 
 function keyStatus(): KeyStatus {
-  return { mode: state.keyMode, changed_at: state.keyChangedAt, unlocked: state.unlocked, remembered: state.remembered, switch_in_progress: false };
+  return { mode: state.keyMode, changed_at: state.keyChangedAt, unlocked: state.unlocked, remembered: state.remembered, switch_in_progress: state.keySwitch !== null };
 }
 
 function strength(key: string): KeyStrength {
@@ -733,17 +739,41 @@ mockIPC(
         state.keyChangedAt = Date.now();
         return keyStatus();
       case 'switch_key_mode': {
-        if (a.password !== state.password) fail('invalid_credentials', 'The account password is not right.');
-        state.keyMode = a.to as KeyMode;
-        state.keyChangedAt = Date.now();
+        if (a.to === 'default') {
+          if (a.password !== state.password) fail('invalid_credentials', 'The account password is not right.');
+          state.keyMode = 'default';
+          state.keyChangedAt = Date.now();
+          return null;
+        }
+        // Like the agent: a recorded switch needs its own key (and returns the same code);
+        // a new one checks the key's strength and the password before it is recorded.
+        const key = String(a.key ?? '');
+        if (state.keySwitch !== null) {
+          if (key !== state.keySwitch) fail('wrong_key', 'a switch to another private key is in progress on this device: type that key to finish it');
+        } else {
+          if (!strength(key).acceptable) fail('invalid_input', 'private_key: the new encryption key is too easy to guess');
+          if (a.password !== state.password) fail('invalid_credentials', 'The account password is not right.');
+          state.keySwitch = key;
+        }
+        const password = a.password;
         void (async () => {
+          await emit('key-progress', { stage: 'Preparing the switch', done: 0, total: 0 });
+          await sleep(options.stepMs ?? 250);
+          // The background run checks the password of a resumed switch.
+          if (password !== state.password) {
+            await emit('key-failed', { type: 'invalid_credentials', message: 'The account password is not right.' });
+            return;
+          }
           for (let i = 0; i <= 4; i++) {
             await emit('key-progress', { stage: i < 4 ? 'Uploading your backups again' : 'Deleting the old copies', done: i * 25, total: 100 });
             await sleep((options.stepMs ?? 250) * 2);
           }
+          state.keyMode = 'private';
+          state.keyChangedAt = Date.now();
+          state.keySwitch = null;
           await emit('key-finished', keyStatus());
         })();
-        return a.to === 'private' ? RECOVERY : null;
+        return RECOVERY;
       }
       case 'start_over': {
         if (a.password !== state.password) fail('invalid_credentials', 'The account password is not right.');

@@ -719,6 +719,48 @@ test('lost both key and recovery code: start over with a new private key', async
   await page.close();
 });
 
+test('an interrupted switch to a private key is finished from Settings → Encryption', async () => {
+  const { page, errors } = await openApp(harness, { options: { signedIn: true, folders: FOLDERS, snapshots: SNAPSHOTS, keySwitchInterrupted: true, stepMs: 80 } });
+  // Another flow's window may have noted its saved kit: this one starts without.
+  await page.evaluate(() => localStorage.clear());
+  await page.click('#nav-settings');
+  await page.click('#settings-tab-encryption');
+  await page.waitForSelector('#key-switch-interrupted');
+  assert.match(await page.textContent('#key-switch-interrupted'), /A switch to your private key was interrupted\. Enter your new key and your password to finish it\./);
+  assert.ok(await page.isDisabled('#key-switch'));
+  assert.equal(await page.locator('#key-progress').count(), 0);
+  await shot(page, '40-key-switch-interrupted');
+
+  // Another key is refused at once; a wrong password by the resumed run.
+  await page.fill('#key-finish-key', 'purple elephant loudly dances');
+  await page.fill('#key-finish-password', 'correct horse battery');
+  await page.click('#key-finish');
+  await page.waitForSelector('#key-finish-key-error:has-text("not the new key you chose")');
+  await page.fill('#key-finish-key', 'purple elephant quietly dances');
+  await page.fill('#key-finish-password', 'not it');
+  await page.click('#key-finish');
+  await page.waitForSelector('#key-finish-password-error:has-text("not your account password")');
+  await shot(page, '41-key-switch-finish-wrong-password');
+
+  // Right: progress, then done; the kit was never saved, so it comes back (the same code).
+  await page.fill('#key-finish-key', 'purple elephant quietly dances');
+  await page.fill('#key-finish-password', 'correct horse battery');
+  await page.click('#key-finish');
+  await page.waitForSelector('#key-progress');
+  await page.waitForSelector('#recovery-dialog #recovery-code', { timeout: 10_000 });
+  assert.equal((await page.textContent('#recovery-code')).replace(/\s/g, ''), 'K7QM2XPA9RTB4WZC8NDF');
+  await page.check('#recovery-saved');
+  await page.click('#recovery-continue');
+  await page.waitForSelector('#recovery-dialog', { state: 'detached' });
+  await page.waitForSelector('#key-mode[data-mode="private"]');
+  await page.waitForSelector('#key-switch-done');
+  assert.equal(await page.locator('#key-switch-interrupted').count(), 0);
+  assert.equal(await page.locator('#key-progress').count(), 0);
+  await shot(page, '42-key-switch-finished');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a folder just added is backed up by the agent itself, and the sidebar summary follows', async () => {
   const { page, errors } = await openApp(harness, { options: { signedIn: true, folders: [], snapshots: [], autoBackup: true, stepMs: 200 } });
   await page.waitForSelector('#status-summary:has-text("Add a folder to begin")');

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { fireEvent, render, waitFor } from '@testing-library/svelte';
 import { tick } from 'svelte';
 import Settings from '../src/lib/views/Settings.svelte';
@@ -151,6 +151,8 @@ describe('Settings → Communication', () => {
 });
 
 describe('Settings → Encryption', () => {
+  beforeEach(() => localStorage.clear());
+
   it('default key: the mode, when it changed, and a switch to private with a new recovery code and progress', async () => {
     const { $, backend, encryption } = await setup('encryption');
     await waitFor(() => expect($('#key-mode')?.dataset.mode).toBe('default'));
@@ -187,14 +189,128 @@ describe('Settings → Encryption', () => {
     expect(encryption.switchDone).toBe(true);
   });
 
-  it('a failed switch says it will resume', async () => {
+  it('a switch that stops while running says how to finish it', async () => {
+    const backend = new FakeBackend();
+    const { $ } = await setup('encryption', backend);
+    await waitFor(() => expect($('#key-switch')).not.toBeNull());
+    await fireEvent.click($('#key-switch')!);
+    await fireEvent.input($('#key-new')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#key-repeat')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#key-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#key-confirm')!);
+    await fireEvent.click($('#key-submit')!);
+    await waitFor(() => expect($('#recovery-dialog')).not.toBeNull());
+    await fireEvent.click($('#recovery-saved')!);
+    await fireEvent.click($('#recovery-continue')!);
+    expect($('#key-progress')).not.toBeNull();
+    backend.keyStatus.mockResolvedValue(keyStatus({ switch_in_progress: true }));
+    backend.emit('keyFailed', { type: 'network', message: 'Connection lost.' });
+    await waitFor(() => expect($('#key-switch-interrupted')).not.toBeNull());
+    expect($('#key-progress')).toBeNull();
+    expect($('#key-switch-failed')?.textContent).toMatch(/The key switch stopped.*Connection lost\..*enter your new key and your password below to finish it/s);
+  });
+
+  it('an interrupted switch: the notice, then finish → progress → done (the saved kit is not shown again)', async () => {
+    const backend = new FakeBackend();
+    backend.keyStatus.mockResolvedValue(keyStatus({ switch_in_progress: true }));
+    const { $, encryption } = await setup('encryption', backend);
+    await waitFor(() => expect($('#key-switch-interrupted')).not.toBeNull());
+    expect($('#key-switch-interrupted')?.textContent).toMatch(
+      /A switch to your private key was interrupted\. Enter your new key and your password to finish it\./,
+    );
+    expect($('#key-progress')).toBeNull();
+    expect(($('#key-switch') as HTMLButtonElement).disabled).toBe(true);
+    expect($('#key-switch-reason')?.textContent).toMatch(/Finish the interrupted switch/);
+    // Nothing typed: each field says what it needs.
+    await fireEvent.click($('#key-finish')!);
+    await waitFor(() => expect($('#key-finish-key-error')?.textContent).toMatch(/new key you chose/));
+    expect($('#key-finish-password-error')?.textContent).toMatch(/account password/);
+    expect(backend.switchKeyMode).not.toHaveBeenCalled();
+
+    encryption.markKitSaved(ACCOUNT.account_id);
+    await fireEvent.input($('#key-finish-key')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#key-finish-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#key-finish')!);
+    await waitFor(() => expect(backend.switchKeyMode).toHaveBeenCalledWith('private', 'purple elephant quietly dances', 'pw'));
+    await waitFor(() => expect($('#key-progress')).not.toBeNull());
+    expect($('#recovery-dialog')).toBeNull();
+    expect($('#key-switch-interrupted')).toBeNull();
+    backend.emit('keyProgress', { stage: 'Uploading your backups again', done: 90, total: 120 });
+    await tick();
+    expect($('#key-progress')?.textContent).toMatch(/Uploading your backups again….*90 of 120 · 75%/s);
+    backend.emit('keyFinished', keyStatus({ mode: 'private', changed_at: NOW }));
+    await tick();
+    expect($('#key-progress')).toBeNull();
+    expect($('#key-switch-interrupted')).toBeNull();
+    expect($('#key-mode')?.dataset.mode).toBe('private');
+    expect($('#key-switch-done')?.textContent).toMatch(/The switch is finished/);
+    expect(encryption.kitSaved(ACCOUNT.account_id)).toBe(false);
+  });
+
+  it('finishing an interrupted switch shows the recovery kit again when it was not saved', async () => {
+    const backend = new FakeBackend();
+    backend.keyStatus.mockResolvedValue(keyStatus({ switch_in_progress: true }));
+    const { $, encryption } = await setup('encryption', backend);
+    await waitFor(() => expect($('#key-finish')).not.toBeNull());
+    expect(encryption.kitSaved(ACCOUNT.account_id)).toBe(false);
+    await fireEvent.input($('#key-finish-key')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#key-finish-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#key-finish')!);
+    await waitFor(() => expect($('#key-progress')).not.toBeNull());
+    // Shown when the run is done: the resumed run is what checks the password.
+    expect($('#recovery-dialog')).toBeNull();
+    backend.emit('keyFinished', keyStatus({ mode: 'private', changed_at: NOW }));
+    await tick();
+    expect($('#recovery-dialog')).not.toBeNull();
+    expect($('#recovery-code')?.textContent?.replace(/\s/g, '')).toBe(RECOVERY_CODE);
+    expect($('#key-switch-done')).not.toBeNull();
+    await fireEvent.click($('#recovery-saved')!);
+    await fireEvent.click($('#recovery-continue')!);
+    expect($('#recovery-dialog')).toBeNull();
+    expect(encryption.kitSaved(ACCOUNT.account_id)).toBe(false);
+  });
+
+  it('finishing: a wrong password, a wrong key and a refused key are shown under their field', async () => {
     const backend = new FakeBackend();
     backend.keyStatus.mockResolvedValue(keyStatus({ switch_in_progress: true }));
     const { $ } = await setup('encryption', backend);
+    await waitFor(() => expect($('#key-finish')).not.toBeNull());
+    const attempt = async (key: string, password: string) => {
+      await fireEvent.input($('#key-finish-key')!, { target: { value: key } });
+      await fireEvent.input($('#key-finish-password')!, { target: { value: password } });
+      await fireEvent.click($('#key-finish')!);
+    };
+
+    // Refused at once.
+    backend.switchKeyMode.mockRejectedValueOnce(fail('invalid_credentials', 'The account password is not right.'));
+    await attempt('purple elephant quietly dances', 'not it');
+    await waitFor(() => expect($('#key-finish-password-error')?.textContent).toMatch(/not your account password/));
+    expect($('#key-finish-key-error')).toBeNull();
+
+    backend.switchKeyMode.mockRejectedValueOnce(fail('wrong_key', 'a switch to another private key is in progress on this device: type that key to finish it'));
+    await attempt('another key entirely here', 'pw');
+    await waitFor(() => expect($('#key-finish-key-error')?.textContent).toMatch(/not the new key you chose/));
+    expect($('#key-finish-password-error')).toBeNull();
+
+    backend.switchKeyMode.mockRejectedValueOnce(fail('invalid_input', 'private_key: add another word or two'));
+    await attempt('short', 'pw');
+    await waitFor(() => expect($('#key-finish-key-error')?.textContent).toMatch(/^\s*Add another word or two\./));
+
+    // The key opens the switch, the password is checked by the background run.
+    await attempt('purple elephant quietly dances', 'not it either');
     await waitFor(() => expect($('#key-progress')).not.toBeNull());
-    backend.emit('keyFailed', { type: 'network', message: 'Connection lost.' });
-    await tick();
-    expect(document.body.textContent).toMatch(/The key switch stopped.*Connection lost\. It resumes by itself/s);
+    backend.emit('keyFailed', { type: 'invalid_credentials', message: 'wrong password' });
+    await waitFor(() => expect($('#key-finish-password-error')?.textContent).toMatch(/not your account password/));
+    expect($('#key-progress')).toBeNull();
+    expect($('#key-switch-failed')).toBeNull();
+    expect($('#recovery-dialog')).toBeNull();
+    expect(($('#key-finish-key') as HTMLInputElement).value).toBe('');
+
+    // Right this time.
+    await attempt('purple elephant quietly dances', 'pw');
+    await waitFor(() => expect($('#key-progress')).not.toBeNull());
+    expect($('#key-finish-password-error')).toBeNull();
+    expect(backend.switchKeyMode).toHaveBeenLastCalledWith('private', 'purple elephant quietly dances', 'pw');
   });
 
   it('private key: change it (password and current key checked), lock now', async () => {
