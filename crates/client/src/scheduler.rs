@@ -4,7 +4,7 @@
 //! watch limit is hit it falls back to periodic scans and says so.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,8 @@ const MAX_DELAY: Duration = Duration::from_secs(8);
 const FALLBACK_SCAN: Duration = Duration::from_secs(5 * 60);
 /// Even while watching, a full scan runs this often (watchers can miss events).
 const SAFETY_SCAN: Duration = Duration::from_secs(60 * 60);
+/// Watch events and control messages waiting for the scheduler at most.
+const INBOX_CAPACITY: usize = 1024;
 /// A due backup that could not start (one was running) is retried after this.
 const RETRY: Duration = Duration::from_secs(5);
 
@@ -161,7 +163,7 @@ impl From<Control> for Inbox {
 struct Loop {
     agent: Arc<Agent>,
     start_backup: StartBackup,
-    inbox: Option<Sender<Inbox>>,
+    inbox: Option<SyncSender<Inbox>>,
     watcher: Option<RecommendedWatcher>,
     first_change: Option<Instant>,
     last_change: Option<Instant>,
@@ -185,7 +187,10 @@ impl Loop {
 
     fn run(mut self, control: Receiver<Control>) {
         // Control messages and watch events are merged into one inbox.
-        let (inbox_tx, inbox) = channel::<Inbox>();
+        // Bounded: a flood of file events cannot grow memory. When the queue
+        // is full a change is already waiting to be backed up, so dropping
+        // more change events loses nothing.
+        let (inbox_tx, inbox) = sync_channel::<Inbox>(INBOX_CAPACITY);
         self.inbox = Some(inbox_tx.clone());
         std::thread::Builder::new()
             .name("coffer-scheduler-control".into())
@@ -238,7 +243,7 @@ impl Loop {
                 }
                 Err(err) => Inbox::WatchFailed(watch_error(&err)),
             };
-            let _ = inbox.send(message);
+            let _ = inbox.try_send(message);
         };
         let mut watcher = match notify::recommended_watcher(handler) {
             Ok(w) => w,
