@@ -12,7 +12,7 @@ use harness::*;
 use serde_json::{json, Value};
 
 async fn me(h: &Harness, token: &str) -> Value {
-    let (status, body) = h.json(Method::GET, "/v1/account", Some(token), None).await;
+    let (status, body) = h.get("/v1/account", token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
@@ -30,10 +30,10 @@ async fn profile_can_be_viewed_corrected_and_amended() {
     assert_eq!(before["key_changed_at"], MONDAY_NOON);
 
     let (status, body) = h
-        .json(Method::PATCH, "/v1/account", Some(&s.access), Some(json!({
+        .patch("/v1/account", &s.access, json!({
             "first_name": " Anna ", "last_name": "Sample",
             "address": { "line1": "1 Main St", "line2": "", "city": "Springfield", "postal_code": "12345", "country": "US" },
-        })))
+        }))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["first_name"], "Anna");
@@ -67,14 +67,7 @@ async fn profile_can_be_viewed_corrected_and_amended() {
         (json!({ "first_name": "Bea", "quota": 1 }), "quota:"),
         (json!("Bea"), "body:"),
     ] {
-        let (status, body) = h
-            .json(
-                Method::PATCH,
-                "/v1/account",
-                Some(&s.access),
-                Some(patch.clone()),
-            )
-            .await;
+        let (status, body) = h.patch("/v1/account", &s.access, patch.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{patch}");
         assert_eq!(code(&body), "invalid_input");
         assert!(message(&body).starts_with(field), "{patch}: {body}");
@@ -85,12 +78,7 @@ async fn profile_can_be_viewed_corrected_and_amended() {
 
     // null removes the address.
     let (_, body) = h
-        .json(
-            Method::PATCH,
-            "/v1/account",
-            Some(&s.access),
-            Some(json!({ "address": null })),
-        )
+        .patch("/v1/account", &s.access, json!({ "address": null }))
         .await;
     assert_eq!(body["address"], Value::Null);
     assert_eq!(body["first_name"], "Anna");
@@ -139,22 +127,19 @@ async fn an_email_change_waits_for_the_new_address_to_be_verified() {
     let s = h.account("ann@example.com").await;
     let bob = h.account("bob@example.com").await;
     let (status, body) = h
-        .json(
-            Method::PATCH,
+        .patch(
             "/v1/account",
-            Some(&s.access),
-            Some(json!({ "email": "BOB@example.com" })),
+            &s.access,
+            json!({ "email": "BOB@example.com" }),
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(code(&body), "email_taken");
+    assert_error(status, &body, StatusCode::CONFLICT, "email_taken");
 
     let (status, body) = h
-        .json(
-            Method::PATCH,
+        .patch(
             "/v1/account",
-            Some(&s.access),
-            Some(json!({ "email": " Ann.New@Example.com" })),
+            &s.access,
+            json!({ "email": " Ann.New@Example.com" }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -191,17 +176,15 @@ async fn changing_the_password_ends_every_other_session() {
     let s = h.account("ann@example.com").await;
     let other = h.session("ann@example.com", PASSWORD).await;
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post(
             "/v1/account/password",
-            Some(&s.access),
-            Some(json!({
+            &s.access,
+            json!({
                 "current_password": "not my password", "new_password": "a much better passphrase",
-            })),
+            }),
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(code(&body), "wrong_password");
+    assert_error(status, &body, StatusCode::FORBIDDEN, "wrong_password");
     for (body, field) in [
         (
             json!({ "current_password": PASSWORD, "new_password": "short" }),
@@ -213,45 +196,25 @@ async fn changing_the_password_ends_every_other_session() {
         ),
         (json!({ "current_password": PASSWORD }), "new_password:"),
     ] {
-        let (status, reply) = h
-            .json(
-                Method::POST,
-                "/v1/account/password",
-                Some(&s.access),
-                Some(body),
-            )
-            .await;
+        let (status, reply) = h.post("/v1/account/password", &s.access, body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(message(&reply).starts_with(field), "{reply}");
     }
-    assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&other.access), None)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    assert_eq!(h.get("/v1/account", &other.access).await.0, StatusCode::OK);
 
     let (status, _) = h
-        .json(
-            Method::POST,
+        .post(
             "/v1/account/password",
-            Some(&s.access),
-            Some(json!({
+            &s.access,
+            json!({
                 "current_password": PASSWORD, "new_password": "a much better passphrase",
-            })),
+            }),
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(h.get("/v1/account", &s.access).await.0, StatusCode::OK);
     assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&s.access), None)
-            .await
-            .0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&other.access), None)
-            .await
-            .0,
+        h.get("/v1/account", &other.access).await.0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -275,28 +238,25 @@ async fn a_password_reset_link_sets_a_new_password_and_ends_all_sessions() {
     // Unknown and known emails get the same answer.
     for email in ["nobody@example.com", "ANN@example.com"] {
         let (status, body) = h
-            .json(
-                Method::POST,
-                "/v1/password-reset",
-                None,
-                Some(json!({ "email": email })),
-            )
+            .post_public("/v1/password-reset", json!({ "email": email }))
             .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         assert_eq!(body, Value::Null);
     }
     let (status, body) = h
-        .json(
-            Method::POST,
-            "/v1/password-reset",
-            None,
-            Some(json!({ "email": "x" })),
-        )
+        .post_public("/v1/password-reset", json!({ "email": "x" }))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&body).starts_with("email:"));
 
-    let mail = h.mails_to("ann@example.com", 2).await.remove(1);
+    // Mail files are named by the millisecond, so two written in the same
+    // one sort either way: pick the reset mail by its link, not its place.
+    let mail = h
+        .mails_to("ann@example.com", 2)
+        .await
+        .into_iter()
+        .find(|m| m.contains("/v1/password-reset?token="))
+        .expect("a reset mail");
     assert!(header_value(&mail, "Subject").unwrap().contains("Reset"));
     let link = link_in(&mail, "/v1/password-reset?token=");
     let token = link.split("token=").nth(1).unwrap().to_owned();
@@ -310,39 +270,30 @@ async fn a_password_reset_link_sets_a_new_password_and_ends_all_sessions() {
 
     // A bad new password is refused without using up the link.
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/password-reset/confirm",
-            None,
-            Some(json!({ "token": token, "new_password": "short" })),
+            json!({ "token": token, "new_password": "short" }),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&body).starts_with("new_password:"));
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/password-reset/confirm",
-            None,
-            Some(json!({ "token": "made-up", "new_password": "a new passphrase!" })),
+            json!({ "token": "made-up", "new_password": "a new passphrase!" }),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(code(&body), "invalid_token");
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_token");
 
     let (status, _) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/password-reset/confirm",
-            None,
-            Some(json!({ "token": token, "new_password": "a new passphrase!" })),
+            json!({ "token": token, "new_password": "a new passphrase!" }),
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&s.access), None)
-            .await
-            .0,
+        h.get("/v1/account", &s.access).await.0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -353,28 +304,20 @@ async fn a_password_reset_link_sets_a_new_password_and_ends_all_sessions() {
     assert_eq!(me(&h, &again.access).await["email_verified"], true);
     // The link works once.
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/password-reset/confirm",
-            None,
-            Some(json!({ "token": token, "new_password": "yet another one!" })),
+            json!({ "token": token, "new_password": "yet another one!" }),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(code(&body), "invalid_token");
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_token");
 }
 
 #[tokio::test]
 async fn the_reset_form_works_and_links_expire_after_an_hour() {
     let h = Harness::new();
     h.account("ann@example.com").await;
-    h.json(
-        Method::POST,
-        "/v1/password-reset",
-        None,
-        Some(json!({ "email": "ann@example.com" })),
-    )
-    .await;
+    h.post_public("/v1/password-reset", json!({ "email": "ann@example.com" }))
+        .await;
     let link = link_in(
         &h.mails_to("ann@example.com", 2).await[1],
         "/v1/password-reset?token=",
@@ -399,13 +342,8 @@ async fn the_reset_form_works_and_links_expire_after_an_hour() {
     );
 
     // A link older than an hour no longer works.
-    h.json(
-        Method::POST,
-        "/v1/password-reset",
-        None,
-        Some(json!({ "email": "ann@example.com" })),
-    )
-    .await;
+    h.post_public("/v1/password-reset", json!({ "email": "ann@example.com" }))
+        .await;
     let link = link_in(
         &h.mails_to("ann@example.com", 3).await[2],
         "/v1/password-reset?token=",
@@ -413,15 +351,12 @@ async fn the_reset_form_works_and_links_expire_after_an_hour() {
     let token = link.split("token=").nth(1).unwrap().to_owned();
     h.clock.advance_ms(3_600_001);
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/password-reset/confirm",
-            None,
-            Some(json!({ "token": token, "new_password": "too late, sadly" })),
+            json!({ "token": token, "new_password": "too late, sadly" }),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(code(&body), "invalid_token");
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_token");
 }
 
 fn wraps(tag: &str) -> Value {
@@ -447,9 +382,7 @@ async fn private_key_accounts_store_only_the_device_made_wraps() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let s = h.session("ann@example.com", PASSWORD).await;
     assert_eq!(me(&h, &s.access).await["key_mode"], "private");
-    let (status, key) = h
-        .json(Method::GET, "/v1/account/key", Some(&s.access), None)
-        .await;
+    let (status, key) = h.get("/v1/account/key", &s.access).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         key,
@@ -466,9 +399,7 @@ async fn private_key_accounts_store_only_the_device_made_wraps() {
 
     // A default-key account gets its escrowed key back, with changed_at.
     let bob = h.account("bob@example.com").await;
-    let (_, key) = h
-        .json(Method::GET, "/v1/account/key", Some(&bob.access), None)
-        .await;
+    let (_, key) = h.get("/v1/account/key", &bob.access).await;
     assert_eq!(key["key_mode"], "default");
     assert_eq!(
         key["data_key"],
@@ -558,10 +489,7 @@ async fn key_material_is_replaced_atomically_between_modes() {
     let put = |body: Value| {
         let h = &h;
         let token = s.access.clone();
-        async move {
-            h.json(Method::PUT, "/v1/account/key", Some(&token), Some(body))
-                .await
-        }
+        async move { h.put_json("/v1/account/key", &token, body).await }
     };
 
     // Wrong password: nothing changes.
@@ -569,15 +497,12 @@ async fn key_material_is_replaced_atomically_between_modes() {
         json!({ "key_mode": "private", "wrapped_keys": wraps("two"), "password": "wrong one!!" }),
     )
     .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(code(&body), "wrong_password");
+    assert_error(status, &body, StatusCode::FORBIDDEN, "wrong_password");
     let (status, body) = put(json!({ "key_mode": "private", "wrapped_keys": wraps("two") })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&body).starts_with("password:"));
     assert_eq!(
-        h.json(Method::GET, "/v1/account/key", Some(&s.access), None)
-            .await
-            .1["wrapped_keys"],
+        h.get("/v1/account/key", &s.access).await.1["wrapped_keys"],
         wraps("one")
     );
 
@@ -591,9 +516,7 @@ async fn key_material_is_replaced_atomically_between_modes() {
         body,
         json!({ "key_mode": "private", "changed_at": MONDAY_NOON + 60_000 })
     );
-    let (_, key) = h
-        .json(Method::GET, "/v1/account/key", Some(&s.access), None)
-        .await;
+    let (_, key) = h.get("/v1/account/key", &s.access).await;
     assert_eq!(key["wrapped_keys"], wraps("two"));
     assert_eq!(key["changed_at"], MONDAY_NOON + 60_000);
     assert_eq!(
@@ -607,9 +530,7 @@ async fn key_material_is_replaced_atomically_between_modes() {
     let (status, _) =
         put(json!({ "key_mode": "default", "data_key": b64, "password": PASSWORD })).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, key) = h
-        .json(Method::GET, "/v1/account/key", Some(&s.access), None)
-        .await;
+    let (_, key) = h.get("/v1/account/key", &s.access).await;
     assert_eq!(key["key_mode"], "default");
     assert_eq!(key["data_key"], b64.as_str());
     let stored = h
@@ -641,9 +562,7 @@ async fn key_material_is_replaced_atomically_between_modes() {
         put(json!({ "key_mode": "default", "data_key": "AAAA", "password": PASSWORD })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&body).starts_with("data_key:"));
-    let (_, key) = h
-        .json(Method::GET, "/v1/account/key", Some(&bob.access), None)
-        .await;
+    let (_, key) = h.get("/v1/account/key", &bob.access).await;
     assert_eq!(
         key["data_key"],
         base64::engine::general_purpose::STANDARD.encode(DATA_KEY)
@@ -654,14 +573,16 @@ async fn key_material_is_replaced_atomically_between_modes() {
 async fn a_reset_never_touches_a_private_key() {
     let h = Harness::new();
     h.sign_up(private_sign_up("ann@example.com")).await;
-    h.json(
-        Method::POST,
-        "/v1/password-reset",
-        None,
-        Some(json!({ "email": "ann@example.com" })),
-    )
-    .await;
-    let mail = h.mails_to("ann@example.com", 2).await.remove(1);
+    h.post_public("/v1/password-reset", json!({ "email": "ann@example.com" }))
+        .await;
+    // Mail files are named by the millisecond, so two written in the same
+    // one sort either way: pick the reset mail by its link, not its place.
+    let mail = h
+        .mails_to("ann@example.com", 2)
+        .await
+        .into_iter()
+        .find(|m| m.contains("/v1/password-reset?token="))
+        .expect("a reset mail");
     assert!(
         body_of(&mail).contains("does not\nchange or reveal that key")
             || body_of(&mail).contains("does not change or reveal"),
@@ -670,18 +591,14 @@ async fn a_reset_never_touches_a_private_key() {
     let link = link_in(&mail, "token=");
     let token = link.split("token=").nth(1).unwrap();
     let (status, _) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/password-reset/confirm",
-            None,
-            Some(json!({ "token": token, "new_password": "a new passphrase!" })),
+            json!({ "token": token, "new_password": "a new passphrase!" }),
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let s = h.session("ann@example.com", "a new passphrase!").await;
-    let (_, key) = h
-        .json(Method::GET, "/v1/account/key", Some(&s.access), None)
-        .await;
+    let (_, key) = h.get("/v1/account/key", &s.access).await;
     assert_eq!(key["wrapped_keys"], wraps("one"));
     assert_eq!(key["changed_at"], MONDAY_NOON);
 }
@@ -697,24 +614,15 @@ async fn two_factor_sign_in_with_codes_that_work_once_and_recovery_codes() {
     let h = Harness::new();
     let s = h.account("ann@example.com").await;
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post(
             "/v1/account/totp/enable",
-            Some(&s.access),
-            Some(json!({ "code": "123456" })),
+            &s.access,
+            json!({ "code": "123456" }),
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(code(&body), "totp_not_set_up");
+    assert_error(status, &body, StatusCode::CONFLICT, "totp_not_set_up");
 
-    let (status, setup) = h
-        .json(
-            Method::POST,
-            "/v1/account/totp/setup",
-            Some(&s.access),
-            None,
-        )
-        .await;
+    let (status, setup) = h.post_empty("/v1/account/totp/setup", &s.access).await;
     assert_eq!(status, StatusCode::OK, "{setup}");
     let url = setup["otpauth_url"].as_str().unwrap();
     assert!(
@@ -730,32 +638,24 @@ async fn two_factor_sign_in_with_codes_that_work_once_and_recovery_codes() {
     );
 
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post(
             "/v1/account/totp/enable",
-            Some(&s.access),
-            Some(json!({ "code": "000000" })),
+            &s.access,
+            json!({ "code": "000000" }),
         )
         .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(code(&body), "totp_invalid");
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "totp_invalid");
     let (status, body) = h
-        .json(
-            Method::POST,
-            "/v1/account/totp/enable",
-            Some(&s.access),
-            Some(json!({})),
-        )
+        .post("/v1/account/totp/enable", &s.access, json!({}))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&body).starts_with("code:"));
     let now_code = coffer_server::totp::code_at(&secret, h.clock_now()).unwrap();
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post(
             "/v1/account/totp/enable",
-            Some(&s.access),
-            Some(json!({ "code": now_code })),
+            &s.access,
+            json!({ "code": now_code }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -768,23 +668,13 @@ async fn two_factor_sign_in_with_codes_that_work_once_and_recovery_codes() {
     assert_eq!(codes.len(), 10);
     assert_eq!(me(&h, &s.access).await["totp_enabled"], true);
     assert_eq!(
-        code(
-            &h.json(
-                Method::POST,
-                "/v1/account/totp/setup",
-                Some(&s.access),
-                None
-            )
-            .await
-            .1
-        ),
+        code(&h.post_empty("/v1/account/totp/setup", &s.access).await.1),
         "totp_already_enabled"
     );
 
     // Password alone is not enough any more.
     let (status, body) = h.sign_in("ann@example.com", PASSWORD).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(code(&body), "totp_required");
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "totp_required");
     // A wrong password still says only that.
     let (_, body) = h.sign_in("ann@example.com", "wrong password").await;
     assert_eq!(code(&body), "invalid_credentials");
@@ -846,21 +736,18 @@ async fn two_factor_sign_in_with_codes_that_work_once_and_recovery_codes() {
 
     // Turning it off needs the password.
     let (status, body) = h
-        .json(
-            Method::DELETE,
+        .delete_with(
             "/v1/account/totp",
-            Some(&s.access),
-            Some(json!({ "password": "nope nope nope" })),
+            &s.access,
+            json!({ "password": "nope nope nope" }),
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(code(&body), "wrong_password");
+    assert_error(status, &body, StatusCode::FORBIDDEN, "wrong_password");
     let (status, _) = h
-        .json(
-            Method::DELETE,
+        .delete_with(
             "/v1/account/totp",
-            Some(&s.access),
-            Some(json!({ "password": PASSWORD })),
+            &s.access,
+            json!({ "password": PASSWORD }),
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);

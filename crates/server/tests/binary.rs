@@ -1,8 +1,36 @@
 //! Runs the built `coffer-server` program the way an operator would.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// The first line the child prints on stdout.
+fn first_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
+/// Sends SIGTERM to the child.
+#[cfg(unix)]
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[track_caller]
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 #[test]
 fn binary_prints_its_address_serves_health_and_stops_on_sigterm() {
@@ -15,10 +43,7 @@ fn binary_prints_its_address_serves_health_and_stops_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(&mut child);
     let url = line
         .trim()
         .strip_prefix("coffer-server listening on ")
@@ -39,11 +64,7 @@ fn binary_prints_its_address_serves_health_and_stops_on_sigterm() {
 
     #[cfg(unix)]
     {
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        sigterm(&child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -92,60 +113,44 @@ fn operator_subcommands_send_category_mail_and_publish_a_policy() {
             .output()
             .unwrap()
     };
+    let send_mail = |category: &str| {
+        run(&[
+            "send-mail",
+            "--category",
+            category,
+            "--subject",
+            "News",
+            "--body-file",
+            body.to_str().unwrap(),
+        ])
+    };
+    let publish_policy = || {
+        run(&[
+            "publish-policy",
+            "--version",
+            "2025-01",
+            "--file",
+            policy.to_str().unwrap(),
+        ])
+    };
     // No account has opted in on a fresh service: nobody gets it.
-    let out = run(&[
-        "send-mail",
-        "--category",
-        "newsletter",
-        "--subject",
-        "News",
-        "--body-file",
-        body.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = send_mail("newsletter");
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "sent 0 mails (0 failed)"
     );
-    let out = run(&[
-        "send-mail",
-        "--category",
-        "spam",
-        "--subject",
-        "News",
-        "--body-file",
-        body.to_str().unwrap(),
-    ]);
+    let out = send_mail("spam");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown category"));
 
-    let out = run(&[
-        "publish-policy",
-        "--version",
-        "2025-01",
-        "--file",
-        policy.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = publish_policy();
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "published policy 2025-01; sent 0 mails (0 failed)"
     );
-    let out = run(&[
-        "publish-policy",
-        "--version",
-        "2025-01",
-        "--file",
-        policy.to_str().unwrap(),
-    ]);
+    let out = publish_policy();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already published"));
 }
@@ -164,18 +169,11 @@ fn log_format_json_writes_one_json_object_per_line() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(&mut child);
     let url = line.trim().rsplit(' ').next().unwrap().to_owned();
     let ready = reqwest::blocking::get(format!("{url}/readyz")).unwrap();
     assert_eq!(ready.status().as_u16(), 200);
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    sigterm(&child);
     let mut stderr = String::new();
     child
         .stderr

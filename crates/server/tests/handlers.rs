@@ -1,12 +1,15 @@
 //! Handler tests through `tower::ServiceExt::oneshot`, no socket involved.
 
+#[path = "support/harness.rs"]
+mod harness;
+
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use base64::Engine;
 use coffer_server::{router, AppState, Config};
+use harness::{code, json_request, oneshot, sign_up_body, DATA_KEY, PASSWORD};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 struct Harness {
     app: Router,
@@ -32,13 +35,7 @@ impl Harness {
     }
 
     async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, headers, body)
+        oneshot(&self.app, request).await
     }
 
     async fn json(
@@ -48,24 +45,8 @@ impl Harness {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let body = match body {
-            Some(v) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        let (status, _, bytes) = self.send(request.body(body).unwrap()).await;
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        (status, value)
+        let (status, _, bytes) = self.send(json_request(method, uri, token, body)).await;
+        (status, strict_json(&bytes))
     }
 
     async fn sign_up(&self, body: Value) -> (StatusCode, Value) {
@@ -108,30 +89,17 @@ impl Harness {
             .body(Body::from(bytes))
             .unwrap();
         let (status, _, body) = self.send(request).await;
-        let value = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&body).unwrap()
-        };
-        (status, value)
+        (status, strict_json(&body))
     }
 }
 
-const PASSWORD: &str = "correct horse battery";
-const DATA_KEY: [u8; 32] = *b"0123456789abcdef0123456789ABCDEF";
-
-fn sign_up_body(email: &str) -> Value {
-    json!({
-        "first_name": "Ann", "last_name": "Example", "email": email,
-        "password": PASSWORD, "age_confirmed": true, "key_mode": "default",
-        "data_key": base64::engine::general_purpose::STANDARD.encode(DATA_KEY),
-    })
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no error code in {body}"))
+/// A response body as JSON (`null` when empty); anything else fails the test.
+fn strict_json(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(bytes).unwrap()
+    }
 }
 
 #[tokio::test]

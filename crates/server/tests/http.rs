@@ -66,6 +66,30 @@ impl Service {
             .unwrap()
     }
 
+    async fn get_range(&self, token: &str, path: &str, range: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .header("Range", range)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A GET's JSON body.
+    async fn get_json(&self, token: &str, path: &str) -> Value {
+        self.get(token, path).await.json().await.unwrap()
+    }
+
+    async fn delete(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn get(&self, token: &str, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
@@ -110,29 +134,11 @@ async fn accounts_cannot_see_each_others_objects() {
     let read = service.get(&bob, &path).await;
     assert_eq!(read.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(read).await, "not_found");
-    let ranged = service
-        .client
-        .get(service.url(&path))
-        .bearer_auth(&bob)
-        .header("Range", "bytes=0-1")
-        .send()
-        .await
-        .unwrap();
+    let ranged = service.get_range(&bob, &path, "bytes=0-1").await;
     assert_eq!(ranged.status(), StatusCode::NOT_FOUND);
-    let list: Value = service
-        .get(&bob, "/v1/repo/packs")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = service.get_json(&bob, "/v1/repo/packs").await;
     assert_eq!(list, json!([]));
-    let delete = service
-        .client
-        .delete(service.url(&path))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
+    let delete = service.delete(&bob, &path).await;
     assert_eq!(delete.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(delete).await, "not_found");
 
@@ -146,13 +152,7 @@ async fn accounts_cannot_see_each_others_objects() {
         service.put(&bob, "packs", bytes).await.status(),
         StatusCode::CREATED
     );
-    let delete = service
-        .client
-        .delete(service.url(&path))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
+    let delete = service.delete(&bob, &path).await;
     assert_eq!(delete.status(), StatusCode::NO_CONTENT);
     assert_eq!(service.get(&alice, &path).await.status(), StatusCode::OK);
 }
@@ -168,12 +168,7 @@ async fn objects_are_write_once() {
         StatusCode::CREATED
     );
 
-    let account: Value = service
-        .get(&token, "/v1/account")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let account: Value = service.get_json(&token, "/v1/account").await;
     let file = service
         .dir
         .path()
@@ -194,12 +189,7 @@ async fn objects_are_write_once() {
         assert_eq!(before.ino(), after.ino(), "the object was rewritten");
     }
     assert_eq!(std::fs::read(&file).unwrap(), bytes);
-    let list: Value = service
-        .get(&token, "/v1/repo/snapshots")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = service.get_json(&token, "/v1/repo/snapshots").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     // Nothing half-written is left in the staging folder.
     assert_eq!(
@@ -226,12 +216,7 @@ async fn listing_is_oldest_first() {
             StatusCode::CREATED
         );
     }
-    let list: Value = service
-        .get(&token, "/v1/repo/indexes")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = service.get_json(&token, "/v1/repo/indexes").await;
     let listed: Vec<&str> = list
         .as_array()
         .unwrap()
@@ -251,7 +236,7 @@ async fn range_reads_return_partial_content() {
         service.put(&token, "packs", &bytes).await.status(),
         StatusCode::CREATED
     );
-    let path = service.url(&format!("/v1/repo/packs/{id}"));
+    let path = format!("/v1/repo/packs/{id}");
 
     for (range, want, content_range) in [
         ("bytes=10-19", 10..20, "bytes 10-19/1000"),
@@ -259,27 +244,13 @@ async fn range_reads_return_partial_content() {
         ("bytes=-5", 995..1000, "bytes 995-999/1000"),
         ("bytes=900-5000", 900..1000, "bytes 900-999/1000"),
     ] {
-        let response = service
-            .client
-            .get(&path)
-            .bearer_auth(&token)
-            .header("Range", range)
-            .send()
-            .await
-            .unwrap();
+        let response = service.get_range(&token, &path, range).await;
         assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT, "{range}");
         assert_eq!(response.headers()["content-range"], content_range);
         assert_eq!(response.bytes().await.unwrap(), &bytes[want], "{range}");
     }
     for range in ["bytes=1000-", "bytes=20-10", "pages=1-2"] {
-        let response = service
-            .client
-            .get(&path)
-            .bearer_auth(&token)
-            .header("Range", range)
-            .send()
-            .await
-            .unwrap();
+        let response = service.get_range(&token, &path, range).await;
         assert_eq!(
             response.status(),
             StatusCode::RANGE_NOT_SATISFIABLE,
@@ -287,7 +258,7 @@ async fn range_reads_return_partial_content() {
         );
         assert_eq!(error_code(response).await, "invalid_range");
     }
-    let whole = service.get(&token, &format!("/v1/repo/packs/{id}")).await;
+    let whole = service.get(&token, &path).await;
     assert_eq!(whole.status(), StatusCode::OK);
     assert_eq!(whole.bytes().await.unwrap(), bytes);
 }
@@ -315,19 +286,9 @@ async fn quota_is_enforced_and_deleting_frees_it() {
             .status(),
         StatusCode::NOT_FOUND
     );
-    let list: Value = service
-        .get(&token, "/v1/repo/packs")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = service.get_json(&token, "/v1/repo/packs").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let account: Value = service
-        .get(&token, "/v1/account")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let account: Value = service.get_json(&token, "/v1/account").await;
     assert_eq!(account["quota"], json!({ "used": 60, "total": 100 }));
     let dir = service
         .dir
@@ -345,12 +306,8 @@ async fn quota_is_enforced_and_deleting_frees_it() {
 
     let first_id = blake3::hash(&first).to_hex().to_string();
     let deleted = service
-        .client
-        .delete(service.url(&format!("/v1/repo/packs/{first_id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .delete(&token, &format!("/v1/repo/packs/{first_id}"))
+        .await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert!(!dir.join(&first_id).exists());
     assert_eq!(
@@ -367,13 +324,7 @@ async fn sign_out_rejects_the_token_and_records_the_session() {
         service.get(&token, "/v1/account").await.status(),
         StatusCode::OK
     );
-    let out = service
-        .client
-        .delete(service.url("/v1/sessions/current"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let out = service.delete(&token, "/v1/sessions/current").await;
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
     let after = service.get(&token, "/v1/account").await;
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);

@@ -187,32 +187,26 @@ async fn the_documented_shapes_are_what_the_handlers_answer() {
     let (_, signed_in) = h.sign_in("ann@example.com", PASSWORD).await;
     assert_shape(&doc, "SignInResponse", &signed_in);
     let token = signed_in["access_token"].as_str().unwrap();
-    let (_, account) = h.json(Method::GET, "/v1/account", Some(token), None).await;
+    let (_, account) = h.get("/v1/account", token).await;
     assert_shape(&doc, "AccountView", &account);
     assert_shape(&doc, "Quota", &account["quota"]);
-    let (_, sessions) = h.json(Method::GET, "/v1/sessions", Some(token), None).await;
+    let (_, sessions) = h.get("/v1/sessions", token).await;
     assert_shape(&doc, "SessionView", &sessions[0]);
-    let (_, prefs) = h
-        .json(Method::GET, "/v1/account/preferences", Some(token), None)
-        .await;
+    let (_, prefs) = h.get("/v1/account/preferences", token).await;
     assert_shape(&doc, "Preferences", &prefs);
     let (_, refreshed) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/sessions/refresh",
-            None,
-            Some(json!({ "refresh_token": signed_in["refresh_token"] })),
+            json!({ "refresh_token": signed_in["refresh_token"] }),
         )
         .await;
     assert_shape(&doc, "RefreshResponse", &refreshed);
-    let (_, health) = h.json(Method::GET, "/v1/health", None, None).await;
+    let (_, health) = h.get_public("/v1/health").await;
     assert_shape(&doc, "Health", &health);
-    let (_, ready) = h.json(Method::GET, "/readyz", None, None).await;
+    let (_, ready) = h.get_public("/readyz").await;
     assert_shape(&doc, "Readiness", &ready);
     // Errors: `code` and `message` always, the rest only with some codes.
-    let (_, error) = h
-        .json(Method::POST, "/v1/accounts", None, Some(json!({})))
-        .await;
+    let (_, error) = h.post_public("/v1/accounts", json!({})).await;
     assert_shape(&doc, "ErrorBody", &error);
     let detail = &doc["components"]["schemas"]["ErrorDetail"];
     assert_eq!(detail["required"], json!(["code", "message"]));

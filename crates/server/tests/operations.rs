@@ -4,7 +4,7 @@
 mod harness;
 
 use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use coffer_server::jobs;
 use harness::*;
 use serde_json::json;
@@ -37,7 +37,7 @@ fn sample(text: &str, series: &str) -> f64 {
 #[tokio::test]
 async fn healthz_answers_while_the_process_is_up() {
     let h = Harness::new();
-    let (status, body) = h.json(Method::GET, "/healthz", None, None).await;
+    let (status, body) = h.get_public("/healthz").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
 }
@@ -45,7 +45,7 @@ async fn healthz_answers_while_the_process_is_up() {
 #[tokio::test]
 async fn readyz_is_503_when_the_object_store_is_unreachable() {
     let h = Harness::new();
-    let (status, body) = h.json(Method::GET, "/readyz", None, None).await;
+    let (status, body) = h.get_public("/readyz").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
@@ -55,17 +55,14 @@ async fn readyz_is_503_when_the_object_store_is_unreachable() {
     let objects = h.dir.path().join("objects");
     std::fs::remove_dir_all(&objects).unwrap();
     std::fs::write(&objects, b"not a folder").unwrap();
-    let (status, body) = h.json(Method::GET, "/readyz", None, None).await;
+    let (status, body) = h.get_public("/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(
         body,
         json!({ "status": "unavailable", "checks": { "database": "ok", "objects": "failed" } })
     );
     // Liveness does not depend on it.
-    assert_eq!(
-        h.json(Method::GET, "/healthz", None, None).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(h.get_public("/healthz").await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -93,7 +90,7 @@ async fn metrics_count_requests_latency_bytes_sessions_and_jobs() {
     assert_eq!((status, bytes.len()), (StatusCode::OK, 5000));
     let (status, _) = h.sign_in("ann@example.com", "not the password").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    h.json(Method::GET, "/no/such/path", None, None).await;
+    h.get_public("/no/such/path").await;
     jobs::run_due(&h.state).await.unwrap();
 
     let text = metrics(&h).await;
@@ -149,12 +146,6 @@ async fn metrics_count_requests_latency_bytes_sessions_and_jobs() {
     assert!(!text.contains(&ann.account_id));
     assert!(!text.contains(&ann.access));
 
-    h.json(
-        Method::DELETE,
-        "/v1/sessions/current",
-        Some(&ann.access),
-        None,
-    )
-    .await;
+    h.delete("/v1/sessions/current", &ann.access).await;
     assert_eq!(sample(&metrics(&h).await, "coffer_active_sessions"), 0.0);
 }

@@ -16,14 +16,7 @@ const DAY: i64 = 86_400_000;
 async fn preferences_start_off_except_operational_alerts_and_can_be_changed() {
     let h = Harness::new();
     let s = h.account("ann@example.com").await;
-    let (status, prefs) = h
-        .json(
-            Method::GET,
-            "/v1/account/preferences",
-            Some(&s.access),
-            None,
-        )
-        .await;
+    let (status, prefs) = h.get("/v1/account/preferences", &s.access).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         prefs,
@@ -33,11 +26,10 @@ async fn preferences_start_off_except_operational_alerts_and_can_be_changed() {
         })
     );
     let (status, prefs) = h
-        .json(
-            Method::PUT,
+        .put_json(
             "/v1/account/preferences",
-            Some(&s.access),
-            Some(json!({ "newsletter": true, "operational_alerts": false })),
+            &s.access,
+            json!({ "newsletter": true, "operational_alerts": false }),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -51,36 +43,17 @@ async fn preferences_start_off_except_operational_alerts_and_can_be_changed() {
         (json!(true), "body:"),
     ] {
         let (status, reply) = h
-            .json(
-                Method::PUT,
-                "/v1/account/preferences",
-                Some(&s.access),
-                Some(body.clone()),
-            )
+            .put_json("/v1/account/preferences", &s.access, body.clone())
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(message(&reply).starts_with(field), "{reply}");
     }
     // Nothing of the refused requests was applied.
-    let (_, prefs) = h
-        .json(
-            Method::GET,
-            "/v1/account/preferences",
-            Some(&s.access),
-            None,
-        )
-        .await;
+    let (_, prefs) = h.get("/v1/account/preferences", &s.access).await;
     assert_eq!(prefs["software_updates"], false);
     // Another account has its own.
     let bob = h.account("bob@example.com").await;
-    let (_, prefs) = h
-        .json(
-            Method::GET,
-            "/v1/account/preferences",
-            Some(&bob.access),
-            None,
-        )
-        .await;
+    let (_, prefs) = h.get("/v1/account/preferences", &bob.access).await;
     assert_eq!(prefs["newsletter"], false);
 }
 
@@ -91,19 +64,17 @@ async fn category_mail_goes_only_to_those_who_opted_in_and_unsubscribes_in_one_c
     let _bob = h.account("bob@example.com").await;
     let cy = h.account("cy@example.com").await;
     for s in [&ann, &cy] {
-        h.json(
-            Method::PUT,
+        h.put_json(
             "/v1/account/preferences",
-            Some(&s.access),
-            Some(json!({ "newsletter": true })),
+            &s.access,
+            json!({ "newsletter": true }),
         )
         .await;
     }
-    h.json(
-        Method::PUT,
+    h.put_json(
         "/v1/account/preferences",
-        Some(&cy.access),
-        Some(json!({ "operational_alerts": false })),
+        &cy.access,
+        json!({ "operational_alerts": false }),
     )
     .await;
 
@@ -143,36 +114,15 @@ async fn category_mail_goes_only_to_those_who_opted_in_and_unsubscribes_in_one_c
         page.contains("method=\"post\"") && page.contains("the newsletter"),
         "{page}"
     );
-    let (_, prefs) = h
-        .json(
-            Method::GET,
-            "/v1/account/preferences",
-            Some(&ann.access),
-            None,
-        )
-        .await;
+    let (_, prefs) = h.get("/v1/account/preferences", &ann.access).await;
     assert_eq!(prefs["newsletter"], true);
     // One POST, no sign-in, unsubscribes that category only.
     let (status, page) = h.page(Method::POST, &path_of(&body_link)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    let (_, prefs) = h
-        .json(
-            Method::GET,
-            "/v1/account/preferences",
-            Some(&ann.access),
-            None,
-        )
-        .await;
+    let (_, prefs) = h.get("/v1/account/preferences", &ann.access).await;
     assert_eq!(prefs["newsletter"], false);
     assert_eq!(prefs["operational_alerts"], true);
-    let (_, prefs) = h
-        .json(
-            Method::GET,
-            "/v1/account/preferences",
-            Some(&cy.access),
-            None,
-        )
-        .await;
+    let (_, prefs) = h.get("/v1/account/preferences", &cy.access).await;
     assert_eq!(prefs["newsletter"], true);
 
     // A tampered token (another account) does nothing.
@@ -185,14 +135,7 @@ async fn category_mail_goes_only_to_those_who_opted_in_and_unsubscribes_in_one_c
         h.page(Method::POST, "/v1/unsubscribe").await.0,
         StatusCode::BAD_REQUEST
     );
-    let (_, prefs) = h
-        .json(
-            Method::GET,
-            "/v1/account/preferences",
-            Some(&cy.access),
-            None,
-        )
-        .await;
+    let (_, prefs) = h.get("/v1/account/preferences", &cy.access).await;
     assert_eq!(prefs["newsletter"], true);
 
     let report = operator::send_category_mail(&h.state, "newsletter", "More news", "Again.")
@@ -219,26 +162,21 @@ async fn a_new_policy_is_mailed_to_everyone_and_accepted_per_account() {
     let h = Harness::new();
     let ann = h.account("ann@example.com").await;
     let bob = h.account("bob@example.com").await;
-    assert_eq!(
-        h.json(Method::GET, "/v1/policy", None, None).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(h.get_public("/v1/policy").await.0, StatusCode::NOT_FOUND);
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post(
             "/v1/account/policy/accept",
-            Some(&ann.access),
-            Some(json!({ "version": "1" })),
+            &ann.access,
+            json!({ "version": "1" }),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&body).starts_with("version:"));
     // Preferences do not matter for policy mail.
-    h.json(
-        Method::PUT,
+    h.put_json(
         "/v1/account/preferences",
-        Some(&bob.access),
-        Some(json!({ "operational_alerts": false })),
+        &bob.access,
+        json!({ "operational_alerts": false }),
     )
     .await;
 
@@ -265,7 +203,7 @@ async fn a_new_policy_is_mailed_to_everyone_and_accepted_per_account() {
         assert!(body_of(policy_mail).contains("We keep little."));
         assert!(header_value(policy_mail, "List-Unsubscribe").is_none());
     }
-    let (status, policy) = h.json(Method::GET, "/v1/policy", None, None).await;
+    let (status, policy) = h.get_public("/v1/policy").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         policy,
@@ -273,22 +211,20 @@ async fn a_new_policy_is_mailed_to_everyone_and_accepted_per_account() {
     );
 
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post(
             "/v1/account/policy/accept",
-            Some(&ann.access),
-            Some(json!({ "version": "2024-12" })),
+            &ann.access,
+            json!({ "version": "2024-12" }),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&body).contains("2025-01"), "{body}");
     h.clock.advance_ms(5000);
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post(
             "/v1/account/policy/accept",
-            Some(&ann.access),
-            Some(json!({ "version": "2025-01" })),
+            &ann.access,
+            json!({ "version": "2025-01" }),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -296,14 +232,10 @@ async fn a_new_policy_is_mailed_to_everyone_and_accepted_per_account() {
         body,
         json!({ "policy_accepted_version": "2025-01", "policy_accepted_at": MONDAY_NOON + 5000 })
     );
-    let (_, me) = h
-        .json(Method::GET, "/v1/account", Some(&ann.access), None)
-        .await;
+    let (_, me) = h.get("/v1/account", &ann.access).await;
     assert_eq!(me["policy_accepted_version"], "2025-01");
     assert_eq!(me["policy_accepted_at"], MONDAY_NOON + 5000);
-    let (_, me) = h
-        .json(Method::GET, "/v1/account", Some(&bob.access), None)
-        .await;
+    let (_, me) = h.get("/v1/account", &bob.access).await;
     assert_eq!(me["policy_accepted_version"], Value::Null);
 
     // A newer version becomes current; the old acceptance stays as it was.
@@ -311,14 +243,9 @@ async fn a_new_policy_is_mailed_to_everyone_and_accepted_per_account() {
     operator::publish_policy(&h.state, "2025-02", "Newer.")
         .await
         .unwrap();
-    assert_eq!(
-        h.json(Method::GET, "/v1/policy", None, None).await.1["version"],
-        "2025-02"
-    );
+    assert_eq!(h.get_public("/v1/policy").await.1["version"], "2025-02");
     let ann = h.session("ann@example.com", PASSWORD).await; // a day later: a fresh token
-    let (_, me) = h
-        .json(Method::GET, "/v1/account", Some(&ann.access), None)
-        .await;
+    let (_, me) = h.get("/v1/account", &ann.access).await;
     assert_eq!(me["policy_accepted_version"], "2025-01");
 }
 
@@ -332,11 +259,10 @@ async fn the_export_holds_everything_about_the_person_and_nothing_about_others()
     h.put_object(&ann.access, "snapshots", b"ann's snapshot")
         .await;
     h.put_object(&bob.access, "packs", b"bob's pack").await;
-    h.json(
-        Method::PUT,
+    h.put_json(
         "/v1/account/preferences",
-        Some(&ann.access),
-        Some(json!({ "surveys_research": true })),
+        &ann.access,
+        json!({ "surveys_research": true }),
     )
     .await;
 
@@ -386,21 +312,14 @@ async fn deletion_ends_sessions_at_once_and_can_be_cancelled_within_the_grace_pe
     let s = h.account("ann@example.com").await;
     let other = h.session("ann@example.com", PASSWORD).await;
     let (status, body) = h
-        .json(
-            Method::DELETE,
-            "/v1/account",
-            Some(&s.access),
-            Some(json!({ "password": "wrong!" })),
-        )
+        .delete_with("/v1/account", &s.access, json!({ "password": "wrong!" }))
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(code(&body), "wrong_password");
+    assert_error(status, &body, StatusCode::FORBIDDEN, "wrong_password");
     let (status, body) = h
-        .json(
-            Method::DELETE,
+        .delete_with(
             "/v1/account",
-            Some(&s.access),
-            Some(json!({ "password": PASSWORD, "purge_now": "yes" })),
+            &s.access,
+            json!({ "password": PASSWORD, "purge_now": "yes" }),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -408,12 +327,7 @@ async fn deletion_ends_sessions_at_once_and_can_be_cancelled_within_the_grace_pe
 
     // Monday 2025-01-06 noon + 10 business days → purged at 00:00 on Tuesday 2025-01-21.
     let (status, body) = h
-        .json(
-            Method::DELETE,
-            "/v1/account",
-            Some(&s.access),
-            Some(json!({ "password": PASSWORD })),
-        )
+        .delete_with("/v1/account", &s.access, json!({ "password": PASSWORD }))
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let purge_at = 1_737_417_600_000; // 2025-01-21T00:00:00Z
@@ -423,9 +337,7 @@ async fn deletion_ends_sessions_at_once_and_can_be_cancelled_within_the_grace_pe
     );
     for token in [&s.access, &other.access] {
         assert_eq!(
-            h.json(Method::GET, "/v1/account", Some(token), None)
-                .await
-                .0,
+            h.get("/v1/account", token).await.0,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -433,8 +345,7 @@ async fn deletion_ends_sessions_at_once_and_can_be_cancelled_within_the_grace_pe
     assert!(body_of(&mail).contains("2025-01-21"), "{mail}");
 
     let (status, body) = h.sign_in("ann@example.com", PASSWORD).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(code(&body), "account_deleted");
+    assert_error(status, &body, StatusCode::FORBIDDEN, "account_deleted");
     assert!(message(&body).contains("2025-01-21"), "{body}");
     assert_eq!(body["error"]["purge_at"], purge_at);
     // The wrong password does not learn that.
@@ -444,23 +355,23 @@ async fn deletion_ends_sessions_at_once_and_can_be_cancelled_within_the_grace_pe
     );
 
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/account/restore-deletion",
-            None,
-            Some(json!({ "email": "ann@example.com", "password": "wrong password" })),
+            json!({ "email": "ann@example.com", "password": "wrong password" }),
         )
         .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(code(&body), "invalid_credentials");
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
     h.clock.set_ms(purge_at - 1);
     assert_eq!(jobs::run_due(&h.state).await.unwrap().accounts_purged, 0);
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/account/restore-deletion",
-            None,
-            Some(json!({ "email": "ann@example.com", "password": PASSWORD })),
+            json!({ "email": "ann@example.com", "password": PASSWORD }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -485,12 +396,7 @@ async fn the_purge_job_removes_rows_and_objects_after_ten_business_days_with_one
     h.put_object(&ann.access, "snapshots", b"snap").await;
     h.put_object(&bob.access, "packs", b"bob keeps this").await;
     let (status, body) = h
-        .json(
-            Method::DELETE,
-            "/v1/account",
-            Some(&ann.access),
-            Some(json!({ "password": PASSWORD })),
-        )
+        .delete_with("/v1/account", &ann.access, json!({ "password": PASSWORD }))
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(body["purge_date"], "2025-01-22");
@@ -535,11 +441,9 @@ async fn the_purge_job_removes_rows_and_objects_after_ten_business_days_with_one
         "invalid_credentials"
     );
     let (status, _) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/account/restore-deletion",
-            None,
-            Some(json!({ "email": "ann@example.com", "password": PASSWORD })),
+            json!({ "email": "ann@example.com", "password": PASSWORD }),
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -566,11 +470,10 @@ async fn purge_now_deletes_at_once() {
     h.put_object(&ann.access, "packs", b"gone soon").await;
     let logs = LogCapture::start();
     let (status, body) = h
-        .json(
-            Method::DELETE,
+        .delete_with(
             "/v1/account",
-            Some(&ann.access),
-            Some(json!({ "password": PASSWORD, "purge_now": true })),
+            &ann.access,
+            json!({ "password": PASSWORD, "purge_now": true }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -585,9 +488,7 @@ async fn purge_now_deletes_at_once() {
         .is_none());
     assert_eq!(h.state.db.account_count().await.unwrap(), 0);
     assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&ann.access), None)
-            .await
-            .0,
+        h.get("/v1/account", &ann.access).await.0,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -598,42 +499,25 @@ async fn no_password_token_or_key_reaches_the_logs() {
     let logs = LogCapture::start();
     let s = h.account("ann@example.com").await;
     let (_, refreshed) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/sessions/refresh",
-            None,
-            Some(json!({ "refresh_token": s.refresh })),
+            json!({ "refresh_token": s.refresh }),
         )
         .await;
-    h.json(
-        Method::POST,
-        "/v1/password-reset",
-        None,
-        Some(json!({ "email": "ann@example.com" })),
-    )
-    .await;
+    h.post_public("/v1/password-reset", json!({ "email": "ann@example.com" }))
+        .await;
     let mails = h.mails_to("ann@example.com", 2).await;
     let verify = link_in(&mails[0], "token=");
     let reset = link_in(&mails[1], "token=");
     let reset_token = reset.split("token=").nth(1).unwrap().to_owned();
-    h.json(
-        Method::POST,
+    h.post_public(
         "/v1/password-reset/confirm",
-        None,
-        Some(json!({ "token": reset_token, "new_password": "the second passphrase" })),
+        json!({ "token": reset_token, "new_password": "the second passphrase" }),
     )
     .await;
     let s2 = h.session("ann@example.com", "the second passphrase").await;
-    let (_, setup) = h
-        .json(
-            Method::POST,
-            "/v1/account/totp/setup",
-            Some(&s2.access),
-            None,
-        )
-        .await;
-    h.json(Method::GET, "/v1/account/key", Some(&s2.access), None)
-        .await;
+    let (_, setup) = h.post_empty("/v1/account/totp/setup", &s2.access).await;
+    h.get("/v1/account/key", &s2.access).await;
     let text = logs.text();
     assert!(text.contains("signed in"), "the capture works: {text}");
     let data_key_b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, DATA_KEY);

@@ -4,7 +4,7 @@
 #[path = "support/harness.rs"]
 mod harness;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use harness::*;
 use serde_json::json;
 
@@ -28,18 +28,10 @@ async fn sign_in_returns_short_lived_access_and_a_refresh_token() {
     assert_eq!(body["account"]["email"], "ann@example.com");
     assert_eq!(body["session_id"].as_str().unwrap().len(), 32);
 
-    assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(access), None)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    assert_eq!(h.get("/v1/account", access).await.0, StatusCode::OK);
     // A refresh token is not an access token.
-    let (status, body) = h
-        .json(Method::GET, "/v1/account", Some(refresh), None)
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(code(&body), "unauthorized");
+    let (status, body) = h.get("/v1/account", refresh).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
 }
 
 #[tokio::test]
@@ -47,25 +39,15 @@ async fn expired_access_tokens_are_refreshed_and_refresh_tokens_rotate() {
     let h = Harness::new();
     let s = h.account("ann@example.com").await;
     h.clock.advance_ms(HOUR - 1);
-    assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&s.access), None)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    assert_eq!(h.get("/v1/account", &s.access).await.0, StatusCode::OK);
     h.clock.advance_ms(1);
-    let (status, body) = h
-        .json(Method::GET, "/v1/account", Some(&s.access), None)
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(code(&body), "token_expired");
+    let (status, body) = h.get("/v1/account", &s.access).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "token_expired");
 
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/sessions/refresh",
-            None,
-            Some(json!({ "refresh_token": s.refresh })),
+            json!({ "refresh_token": s.refresh }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -76,30 +58,16 @@ async fn expired_access_tokens_are_refreshed_and_refresh_tokens_rotate() {
     let refresh2 = body["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(access2, s.access);
     assert_ne!(refresh2, s.refresh);
-    assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&access2), None)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    assert_eq!(h.get("/v1/account", &access2).await.0, StatusCode::OK);
     // The old access token is replaced, not merely expired.
     assert_eq!(
-        code(
-            &h.json(Method::GET, "/v1/account", Some(&s.access), None)
-                .await
-                .1
-        ),
+        code(&h.get("/v1/account", &s.access).await.1),
         "unauthorized"
     );
 
     // A second rotation works with the newest refresh token.
     let (status, body) = h
-        .json(
-            Method::POST,
-            "/v1/sessions/refresh",
-            None,
-            Some(json!({ "refresh_token": refresh2 })),
-        )
+        .post_public("/v1/sessions/refresh", json!({ "refresh_token": refresh2 }))
         .await;
     assert_eq!(status, StatusCode::OK);
     let access3 = body["access_token"].as_str().unwrap().to_owned();
@@ -107,39 +75,21 @@ async fn expired_access_tokens_are_refreshed_and_refresh_tokens_rotate() {
 
     // Someone replays the first refresh token: theft. The whole session ends.
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/sessions/refresh",
-            None,
-            Some(json!({ "refresh_token": s.refresh })),
+            json!({ "refresh_token": s.refresh }),
         )
         .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(code(&body), "unauthorized");
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
     assert_eq!(
-        code(
-            &h.json(Method::GET, "/v1/account", Some(&access3), None)
-                .await
-                .1
-        ),
+        code(&h.get("/v1/account", &access3).await.1),
         "unauthorized"
     );
     let (status, _) = h
-        .json(
-            Method::POST,
-            "/v1/sessions/refresh",
-            None,
-            Some(json!({ "refresh_token": refresh3 })),
-        )
+        .post_public("/v1/sessions/refresh", json!({ "refresh_token": refresh3 }))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let record = h
-        .state
-        .db
-        .session(s.session_id.clone())
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.session_record(&s.session_id).await.unwrap();
     assert_eq!(record.end_reason.as_deref(), Some("refresh_token_reused"));
     assert!(record.ended_at.is_some());
 }
@@ -153,27 +103,17 @@ async fn refresh_input_is_checked() {
         (json!({ "refresh_token": "  " }), "refresh_token:"),
         (json!([1]), "body:"),
     ] {
-        let (status, reply) = h
-            .json(
-                Method::POST,
-                "/v1/sessions/refresh",
-                None,
-                Some(body.clone()),
-            )
-            .await;
+        let (status, reply) = h.post_public("/v1/sessions/refresh", body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(message(&reply).starts_with(field), "{body}: {reply}");
     }
     let (status, reply) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/sessions/refresh",
-            None,
-            Some(json!({ "refresh_token": "made-up" })),
+            json!({ "refresh_token": "made-up" }),
         )
         .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(code(&reply), "unauthorized");
+    assert_error(status, &reply, StatusCode::UNAUTHORIZED, "unauthorized");
 }
 
 #[tokio::test]
@@ -189,12 +129,9 @@ async fn people_see_their_own_sessions_with_the_current_one_flagged() {
         .await;
     let ann2 = session_from(&body);
     let bob = h.account("bob@example.com").await;
-    h.json(Method::GET, "/v1/account", Some(&ann1.access), None)
-        .await;
+    h.get("/v1/account", &ann1.access).await;
 
-    let (status, list) = h
-        .json(Method::GET, "/v1/sessions", Some(&ann2.access), None)
-        .await;
+    let (status, list) = h.get("/v1/sessions", &ann2.access).await;
     assert_eq!(status, StatusCode::OK);
     let list = list.as_array().unwrap().clone();
     assert_eq!(list.len(), 2, "{list:?}");
@@ -223,14 +160,7 @@ async fn people_see_their_own_sessions_with_the_current_one_flagged() {
             assert!(s.get(field).is_some(), "{field} missing in {s}");
         }
     }
-    let (status, body) = h
-        .json(
-            Method::GET,
-            "/v1/sessions?active=maybe",
-            Some(&ann2.access),
-            None,
-        )
-        .await;
+    let (status, body) = h.get("/v1/sessions?active=maybe", &ann2.access).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&body).starts_with("active:"));
 }
@@ -244,82 +174,34 @@ async fn revoking_a_session_stops_its_tokens_at_once_and_only_its_own() {
 
     // Bob cannot revoke Ann's session: it is "not found" to him.
     let uri = format!("/v1/sessions/{}", ann2.session_id);
-    let (status, body) = h.json(Method::DELETE, &uri, Some(&bob.access), None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(code(&body), "not_found");
-    assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&ann2.access), None)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    let (status, body) = h.delete(&uri, &bob.access).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(h.get("/v1/account", &ann2.access).await.0, StatusCode::OK);
 
+    assert_eq!(h.delete(&uri, &ann1.access).await.0, StatusCode::NO_CONTENT);
     assert_eq!(
-        h.json(Method::DELETE, &uri, Some(&ann1.access), None)
-            .await
-            .0,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        code(
-            &h.json(Method::GET, "/v1/account", Some(&ann2.access), None)
-                .await
-                .1
-        ),
+        code(&h.get("/v1/account", &ann2.access).await.1),
         "unauthorized"
     );
     let (status, _) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/sessions/refresh",
-            None,
-            Some(json!({ "refresh_token": ann2.refresh })),
+            json!({ "refresh_token": ann2.refresh }),
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Revoking again, or a made-up id, is not found.
+    assert_eq!(h.delete(&uri, &ann1.access).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
-        h.json(Method::DELETE, &uri, Some(&ann1.access), None)
-            .await
-            .0,
+        h.delete("/v1/sessions/nope", &ann1.access).await.0,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(
-        h.json(
-            Method::DELETE,
-            "/v1/sessions/nope",
-            Some(&ann1.access),
-            None
-        )
-        .await
-        .0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&ann1.access), None)
-            .await
-            .0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&bob.access), None)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    assert_eq!(h.get("/v1/account", &ann1.access).await.0, StatusCode::OK);
+    assert_eq!(h.get("/v1/account", &bob.access).await.0, StatusCode::OK);
 
-    let (_, list) = h
-        .json(
-            Method::GET,
-            "/v1/sessions?active=true",
-            Some(&ann1.access),
-            None,
-        )
-        .await;
+    let (_, list) = h.get("/v1/sessions?active=true", &ann1.access).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let (_, list) = h
-        .json(Method::GET, "/v1/sessions", Some(&ann1.access), None)
-        .await;
+    let (_, list) = h.get("/v1/sessions", &ann1.access).await;
     let revoked = list
         .as_array()
         .unwrap()
@@ -339,64 +221,41 @@ async fn sign_out_everywhere_optionally_keeps_the_current_session() {
     let bob = h.account("bob@example.com").await;
 
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post(
             "/v1/sessions/revoke-all",
-            Some(&a.access),
-            Some(json!({ "except_current": true })),
+            &a.access,
+            json!({ "except_current": true }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["ended"], 2);
-    assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&a.access), None)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    assert_eq!(h.get("/v1/account", &a.access).await.0, StatusCode::OK);
     for s in [&b, &c] {
         assert_eq!(
-            h.json(Method::GET, "/v1/account", Some(&s.access), None)
-                .await
-                .0,
+            h.get("/v1/account", &s.access).await.0,
             StatusCode::UNAUTHORIZED
         );
     }
     let (status, body) = h
-        .json(
-            Method::POST,
+        .post(
             "/v1/sessions/revoke-all",
-            Some(&a.access),
-            Some(json!({ "except_current": "yes" })),
+            &a.access,
+            json!({ "except_current": "yes" }),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&body).starts_with("except_current:"));
 
     // Without a body: everywhere, this session too.
-    let (status, body) = h
-        .json(
-            Method::POST,
-            "/v1/sessions/revoke-all",
-            Some(&a.access),
-            None,
-        )
-        .await;
+    let (status, body) = h.post_empty("/v1/sessions/revoke-all", &a.access).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["ended"], 1);
     assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&a.access), None)
-            .await
-            .0,
+        h.get("/v1/account", &a.access).await.0,
         StatusCode::UNAUTHORIZED
     );
     // Another account is untouched.
-    assert_eq!(
-        h.json(Method::GET, "/v1/account", Some(&bob.access), None)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    assert_eq!(h.get("/v1/account", &bob.access).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -416,13 +275,7 @@ async fn session_records_count_traffic_and_transfer_time() {
     let (status, _, body) = h.send(request).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.len(), bytes.len());
-    let record = h
-        .state
-        .db
-        .session(s.session_id.clone())
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.session_record(&s.session_id).await.unwrap();
     assert_eq!(record.requests, 2);
     assert!(record.bytes_up >= bytes.len() as u64, "{record:?}");
     assert!(record.bytes_down >= bytes.len() as u64, "{record:?}");
@@ -435,22 +288,10 @@ async fn ended_session_records_are_deleted_after_the_retention_period() {
     let h = Harness::with(|c| c.session_retention_days = 30);
     let old = h.account("ann@example.com").await;
     let live = h.session("ann@example.com", PASSWORD).await;
-    h.json(
-        Method::DELETE,
-        "/v1/sessions/current",
-        Some(&old.access),
-        None,
-    )
-    .await;
+    h.delete("/v1/sessions/current", &old.access).await;
     h.clock.advance_ms(20 * DAY);
     let recent = h.session("ann@example.com", PASSWORD).await;
-    h.json(
-        Method::DELETE,
-        "/v1/sessions/current",
-        Some(&recent.access),
-        None,
-    )
-    .await;
+    h.delete("/v1/sessions/current", &recent.access).await;
 
     h.clock.advance_ms(10 * DAY); // exactly 30 days after the first ended
     assert_eq!(
@@ -463,37 +304,13 @@ async fn ended_session_records_are_deleted_after_the_retention_period() {
     h.clock.advance_ms(1);
     let report = coffer_server::jobs::run_due(&h.state).await.unwrap();
     assert_eq!(report.sessions_deleted, 1);
-    assert!(h
-        .state
-        .db
-        .session(old.session_id.clone())
-        .await
-        .unwrap()
-        .is_none());
-    assert!(h
-        .state
-        .db
-        .session(recent.session_id.clone())
-        .await
-        .unwrap()
-        .is_some());
+    assert!(h.session_record(&old.session_id).await.is_none());
+    assert!(h.session_record(&recent.session_id).await.is_some());
     // A live session is never deleted, however old.
     h.clock.advance_ms(365 * DAY);
     coffer_server::jobs::run_due(&h.state).await.unwrap();
-    assert!(h
-        .state
-        .db
-        .session(live.session_id.clone())
-        .await
-        .unwrap()
-        .is_some());
-    assert!(h
-        .state
-        .db
-        .session(recent.session_id.clone())
-        .await
-        .unwrap()
-        .is_none());
+    assert!(h.session_record(&live.session_id).await.is_some());
+    assert!(h.session_record(&recent.session_id).await.is_none());
 }
 
 #[tokio::test]
@@ -501,11 +318,9 @@ async fn tokens_are_stored_only_as_hashes() {
     let h = Harness::new();
     let s = h.account("ann@example.com").await;
     let (_, body) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/sessions/refresh",
-            None,
-            Some(json!({ "refresh_token": s.refresh })),
+            json!({ "refresh_token": s.refresh }),
         )
         .await;
     let new_refresh = body["refresh_token"].as_str().unwrap().to_owned();

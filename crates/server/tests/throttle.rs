@@ -38,11 +38,9 @@ async fn ten_wrong_passwords_for_an_email_lock_it_for_fifteen_minutes_then_it_li
     assert_eq!(body["error"]["retry_after"], 300);
     // Restoring a deletion checks the same password: refused too.
     let (status, _) = h
-        .json(
-            Method::POST,
+        .post_public(
             "/v1/account/restore-deletion",
-            None,
-            Some(json!({ "email": "ann@example.com", "password": PASSWORD })),
+            json!({ "email": "ann@example.com", "password": PASSWORD }),
         )
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);

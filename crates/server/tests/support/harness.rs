@@ -56,13 +56,7 @@ impl Harness {
     }
 
     pub async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, headers, body)
+        oneshot(&self.app, request).await
     }
 
     pub async fn json(
@@ -83,18 +77,7 @@ impl Harness {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, HeaderMap, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let body = match body {
-            Some(v) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        let (status, headers, bytes) = self.send(request.body(body).unwrap()).await;
+        let (status, headers, bytes) = self.send(json_request(method, uri, token, body)).await;
         let value = if bytes.is_empty() {
             Value::Null
         } else {
@@ -102,6 +85,60 @@ impl Harness {
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         (status, headers, value)
+    }
+
+    /// `GET uri` as the holder of `token`.
+    pub async fn get(&self, uri: &str, token: &str) -> (StatusCode, Value) {
+        self.json(Method::GET, uri, Some(token), None).await
+    }
+
+    /// `POST uri` with a JSON body as the holder of `token`.
+    pub async fn post(&self, uri: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.json(Method::POST, uri, Some(token), Some(body)).await
+    }
+
+    /// `POST uri` without a body as the holder of `token`.
+    pub async fn post_empty(&self, uri: &str, token: &str) -> (StatusCode, Value) {
+        self.json(Method::POST, uri, Some(token), None).await
+    }
+
+    /// `PATCH uri` with a JSON body as the holder of `token`.
+    pub async fn patch(&self, uri: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.json(Method::PATCH, uri, Some(token), Some(body)).await
+    }
+
+    /// `PUT uri` with a JSON body as the holder of `token`.
+    pub async fn put_json(&self, uri: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.json(Method::PUT, uri, Some(token), Some(body)).await
+    }
+
+    /// `DELETE uri` without a body as the holder of `token`.
+    pub async fn delete(&self, uri: &str, token: &str) -> (StatusCode, Value) {
+        self.json(Method::DELETE, uri, Some(token), None).await
+    }
+
+    /// `DELETE uri` with a JSON body as the holder of `token`.
+    pub async fn delete_with(&self, uri: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.json(Method::DELETE, uri, Some(token), Some(body))
+            .await
+    }
+
+    /// `GET uri` without a token.
+    pub async fn get_public(&self, uri: &str) -> (StatusCode, Value) {
+        self.json(Method::GET, uri, None, None).await
+    }
+
+    /// `POST uri` with a JSON body and without a token.
+    pub async fn post_public(&self, uri: &str, body: Value) -> (StatusCode, Value) {
+        self.json(Method::POST, uri, None, Some(body)).await
+    }
+
+    /// The stored record of a session, if any.
+    pub async fn session_record(
+        &self,
+        session_id: &str,
+    ) -> Option<coffer_server::db::SessionRecord> {
+        self.state.db.session(session_id.to_owned()).await.unwrap()
     }
 
     /// GET or POST without a body; the response as text (HTML pages).
@@ -192,6 +229,38 @@ impl Harness {
     }
 }
 
+/// Sends one request through the router and reads the whole response.
+pub async fn oneshot(app: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, headers, body)
+}
+
+/// A request with an optional bearer token and an optional JSON body.
+pub fn json_request(
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Request<Body> {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(v) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    request.body(body).unwrap()
+}
+
 pub fn session_from(body: &Value) -> Session {
     Session {
         account_id: body["account"]["account_id"]
@@ -216,6 +285,13 @@ pub fn code(body: &Value) -> &str {
     body["error"]["code"]
         .as_str()
         .unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+/// Asserts a refusal: the status and the error code.
+#[track_caller]
+pub fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, want_code: &str) {
+    assert_eq!(status, want_status);
+    assert_eq!(code(body), want_code);
 }
 
 pub fn message(body: &Value) -> &str {
