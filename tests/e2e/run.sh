@@ -61,8 +61,8 @@ xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
     sleep 0.1
   done
   status=0
-  node --test --test-concurrency=1 $COFFER_E2E_TESTS || status=$?
+  node --test --test-concurrency=1 $COFFER_E2E_TESTS 2>&1 || status=$?
   kill "$driver" 2>/dev/null || true
   cp "$COFFER_E2E_WORK/driver.log" "$COFFER_E2E_ARTIFACTS/" 2>/dev/null || true
   exit $status
-'
+' 2>>"$artifacts/session.log"  # D-Bus, keyring and X noise; the test report stays on stdout
