@@ -46,7 +46,7 @@ describe('Folders', () => {
   it('removes a folder and measures again', async () => {
     const { $, backend } = await setup();
     await waitFor(() => expect($('#folders-usage li[data-path="/home/ada/Pictures"]')).not.toBeNull());
-    await fireEvent.click($('#folders-usage li[data-path="/home/ada/Pictures"] button.remove')!);
+    await fireEvent.click($('#folders-usage li[data-path="/home/ada/Pictures"] button.remove-button')!);
     await waitFor(() => expect(backend.removeFolder).toHaveBeenCalledWith('/home/ada/Pictures'));
     await waitFor(() => expect(backend.folderUsage).toHaveBeenCalledTimes(2));
   });
