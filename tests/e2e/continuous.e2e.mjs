@@ -57,7 +57,13 @@ test('a file changed on disk is backed up without clicking, and its older versio
   await w.screenshot(path.join(shots, '01-backed-up-again.png'));
 
   // Restore lists it: a newer backup than every one before the change.
-  const second = await w.snapshotIds();
+  // Restore reloads its list when it opens: wait for that answer rather than
+  // reading the options the screen drew first.
+  let second = await w.snapshotIds();
+  const readOptions = () => w.browser.execute(() => [...document.querySelectorAll('#restore-snapshot option')].map((o) => o.value));
+  await w
+    .until(async () => (second = await readOptions()).length > first.length, 20000, 'the new backup is listed')
+    .catch(() => {});
   assert.ok(second.length > first.length, `a new backup is listed (${first.length} before, ${second.length} now)`);
   assert.ok(!first.includes(second[0]), 'the newest backup is a new one');
   const timeline = await w.browser.$$('#restore-timeline [data-snapshot]');
