@@ -42,6 +42,8 @@ export COFFER_E2E_SERVER=$url
 export COFFER_E2E_APP=$target/debug/coffer-desktop
 export COFFER_E2E_ARTIFACTS=$artifacts
 export COFFER_E2E_WORK=$work
+# The service's data folder: its mail outbox (<dir>/outbox/*.eml) and operator commands (send-mail).
+export COFFER_E2E_SERVER_DATA=$work/server
 export COFFER_E2E_DRIVER_PORT=$(free_port)
 export COFFER_E2E_NATIVE_PORT=$(free_port)
 # The app never touches the real user's data or keychain entries.
