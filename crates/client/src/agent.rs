@@ -563,7 +563,20 @@ impl Agent {
         };
         let run = self.catalog.begin_run(options.time)?;
         let mut rate = RateMeter::new();
+        let mut last_view: Option<(std::time::Instant, coffer_engine::BackupPhase)> = None;
         let mut on_progress = |p: &coffer_engine::BackupProgress| {
+            // The engine reports every file; a view (and a call out) every
+            // 50 ms is plenty for a person, and per file it cost as much as
+            // backing up a small file. Phase changes always go out.
+            let now = std::time::Instant::now();
+            let due = match last_view {
+                Some((at, phase)) => phase != p.phase || now.duration_since(at) >= std::time::Duration::from_millis(50),
+                None => true,
+            };
+            if !due {
+                return;
+            }
+            last_view = Some((now, p.phase));
             let view = progress_view(p, &mut rate);
             *self.progress.lock().expect("progress lock") = Some(view.clone());
             progress(&view);

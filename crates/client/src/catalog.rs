@@ -274,13 +274,12 @@ impl FileCache for Catalog {
     fn lookup(&self, path: &Path, fingerprint: &FileFingerprint) -> Option<Vec<Id>> {
         let path = path.to_str()?;
         let conn = self.conn();
+        // Called once per file of every backup: the statement is parsed once.
         let row: Option<(i64, i64, i64, i64, Vec<u8>)> = conn
-            .query_row(
-                "SELECT size, mtime_ns, ctime_ns, inode, content FROM files WHERE path = ?1",
-                [path],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
+            .prepare_cached("SELECT size, mtime_ns, ctime_ns, inode, content FROM files WHERE path = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([path], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).optional()
+            })
             .ok()
             .flatten();
         let (size, mtime_ns, ctime_ns, inode, content) = row?;
@@ -296,21 +295,38 @@ impl FileCache for Catalog {
     }
 
     fn remember(&self, path: &Path, fingerprint: &FileFingerprint, content: &[Id]) {
-        let Some(path) = path.to_str() else { return };
         // A failure here only costs a re-read next time.
-        let _ = self.conn().execute(
-            "INSERT OR REPLACE INTO files_pending (path, size, mtime_ns, ctime_ns, inode, content)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                path,
-                fingerprint.size as i64,
-                fingerprint.mtime_ns,
-                fingerprint.ctime_ns,
-                fingerprint.inode as i64,
-                encode_ids(content)
-            ],
-        );
+        let _ = remember_pending(&self.conn(), path, fingerprint, content);
     }
+
+    /// One transaction for the whole backup: a commit per file cost more
+    /// than reading a small file.
+    fn remember_all(&self, files: &[(PathBuf, FileFingerprint, Vec<Id>)]) {
+        let mut conn = self.conn();
+        let Ok(tx) = conn.transaction() else { return };
+        for (path, fingerprint, content) in files {
+            // A failure here only costs a re-read next time.
+            let _ = remember_pending(&tx, path, fingerprint, content);
+        }
+        let _ = tx.commit();
+    }
+}
+
+fn remember_pending(conn: &Connection, path: &Path, fingerprint: &FileFingerprint, content: &[Id]) -> rusqlite::Result<()> {
+    let Some(path) = path.to_str() else { return Ok(()) };
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO files_pending (path, size, mtime_ns, ctime_ns, inode, content)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        path,
+        fingerprint.size as i64,
+        fingerprint.mtime_ns,
+        fingerprint.ctime_ns,
+        fingerprint.inode as i64,
+        encode_ids(content)
+    ])?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::blob::BlobType;
-use crate::chunker::{ChunkSizes, Chunker};
+use crate::chunker::{ChunkSizes, Chunker, Cutter};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::Id;
 use crate::index::IndexPack;
@@ -37,9 +37,23 @@ pub trait FileCache {
     /// fingerprint. The engine still checks that every chunk is in the index.
     fn lookup(&self, path: &Path, fingerprint: &FileFingerprint) -> Option<Vec<Id>>;
 
-    /// Records a file's chunks. Called only after the snapshot that contains
-    /// them is committed, and only for files that did not change while read.
+    /// Records a file's chunks, only for files that did not change while
+    /// read. Called while the backup runs, before its snapshot is committed
+    /// (holding every file until then cost memory in proportion to the
+    /// files): a cache must not answer [`FileCache::lookup`] from these
+    /// until the caller knows the snapshot committed, and must forget them
+    /// if it did not (the agent's catalog keeps them pending until its
+    /// `finish_run`).
     fn remember(&self, path: &Path, fingerprint: &FileFingerprint, content: &[Id]);
+
+    /// Records many files at once, under the same rules as
+    /// [`FileCache::remember`]; a cache that can write them together (one
+    /// transaction) should.
+    fn remember_all(&self, files: &[(PathBuf, FileFingerprint, Vec<Id>)]) {
+        for (path, fingerprint, content) in files {
+            self.remember(path, fingerprint, content);
+        }
+    }
 }
 
 /// A cache that knows nothing: every file is read.
@@ -62,7 +76,8 @@ pub struct BackupOptions {
     pub device_id: String,
     /// Snapshot time, Unix milliseconds. Defaults to now.
     pub time: i64,
-    /// Target pack size in bytes; a pack is closed once it reaches this.
+    /// Largest pack in bytes: a pack is closed before a blob would take it
+    /// past this (a single larger chunk gets a pack of its own).
     pub pack_size: usize,
     pub chunk_min: u32,
     pub chunk_avg: u32,
@@ -194,6 +209,7 @@ pub fn backup(
         max: opts.chunk_max,
     };
     sizes.validate()?;
+    let cutter = Cutter::new(sizes, repo.keys().chunker_seed());
     if opts.pack_size == 0 || opts.index_every == 0 || opts.concurrent_uploads == 0 {
         return Err(Error::new(
             ErrorKind::InvalidInput,
@@ -229,12 +245,24 @@ pub fn backup(
     let keys = repo.keys().clone();
     let backend = repo.backend().clone();
     let (snapshot_roots, uploader) = std::thread::scope(|scope| -> Result<_> {
-        let pipeline =
-            pipeline::Pipeline::start(scope, &keys, backend, opts.pack_size, threads, &failure);
+        // A pack is closed before it would pass `pack_size`, unless it is a
+        // single chunk larger than that.
+        let pack_capacity = opts
+            .pack_size
+            .max(crate::pack::finished_size(crate::pack::PREFIX_LEN + crate::pack::sealed_bound(opts.chunk_max as usize), 1));
+        let pipeline = pipeline::Pipeline::start(
+            scope,
+            &keys,
+            backend,
+            opts.pack_size,
+            pack_capacity,
+            threads,
+            &failure,
+        );
         let mut uploader = Uploader {
             repo: &mut *repo,
             pipeline: Some(pipeline),
-            sizes,
+            cutter: &cutter,
             index_every: opts.index_every,
             cache,
             progress: &mut *progress,
@@ -257,7 +285,7 @@ pub fn backup(
         };
         let mut snapshot_roots = Vec::new();
         for root in roots {
-            let tree = uploader.store_dir(root.children)?;
+            let tree = uploader.store_dir(&root.path, root.children)?;
             snapshot_roots.push(SnapshotRoot {
                 path: root.path_string,
                 tree,
@@ -269,6 +297,9 @@ pub fn backup(
         let pipeline = uploader.pipeline.take().expect("pipeline is open");
         for pack in pipeline.finish()? {
             uploader.record(pack);
+            if uploader.stored_packs.len() >= uploader.index_every {
+                uploader.save_index()?;
+            }
         }
         // Adopted packs this run relied on must be named by an index before
         // the snapshot that references their blobs is committed.
@@ -302,9 +333,8 @@ pub fn backup(
         repaired_from: None,
     };
     let snapshot_id = repo.save_snapshot(&snapshot)?;
-    for (path, fingerprint, content) in &remember {
-        cache.remember(path, fingerprint, content);
-    }
+    cache.remember_all(&remember);
+    drop(remember);
 
     state.phase = BackupPhase::Done;
     state.current_file = None;
@@ -326,11 +356,12 @@ pub fn backup(
     })
 }
 
-/// A folder or file found by the scan.
+/// A folder or file found by the scan. Paths are not kept (a backup of
+/// many small files holds every entry until the end): the folder's path
+/// plus the name gives them.
 enum Entry {
     File {
         name: String,
-        path: PathBuf,
         mode: u32,
     },
     Dir {
@@ -348,6 +379,7 @@ enum Entry {
 }
 
 struct ScannedRoot {
+    path: PathBuf,
     path_string: String,
     children: Vec<Entry>,
 }
@@ -398,6 +430,7 @@ fn scan_roots(
             continue;
         };
         scanned.push(ScannedRoot {
+            path,
             path_string,
             children,
         });
@@ -506,7 +539,6 @@ fn scan_dir(
             progress(state);
             entries.push(Entry::File {
                 name,
-                path,
                 mode: mode(&meta),
             });
         } else {
@@ -574,6 +606,9 @@ pub(crate) fn fingerprint(meta: &Metadata) -> FileFingerprint {
     }
 }
 
+/// Files handed to [`FileCache::remember_all`] at a time.
+const REMEMBER_BATCH: usize = 2048;
+
 /// What an [`Uploader`] leaves behind.
 struct Counts {
     state: BackupProgress,
@@ -596,7 +631,7 @@ struct Counts {
 struct Uploader<'a, 'p> {
     repo: &'a mut Repository,
     pipeline: Option<pipeline::Pipeline<'p>>,
-    sizes: ChunkSizes,
+    cutter: &'a Cutter,
     index_every: usize,
     cache: &'a dyn FileCache,
     progress: &'a mut dyn FnMut(&BackupProgress),
@@ -663,7 +698,7 @@ impl Uploader<'_, '_> {
         self.sent.insert((blob_type, *id));
         self.blobs_new += 1;
         self.blob_bytes_new += plaintext.len() as u64;
-        let pipeline = self.pipeline.as_ref().expect("pipeline is open");
+        let pipeline = self.pipeline.as_mut().expect("pipeline is open");
         pipeline.send(pipeline::BlobJob {
             blob_type,
             id: *id,
@@ -714,12 +749,12 @@ impl Uploader<'_, '_> {
     }
 
     /// Stores a folder's entries and returns its tree id.
-    fn store_dir(&mut self, entries: Vec<Entry>) -> Result<Id> {
+    fn store_dir(&mut self, dir: &Path, entries: Vec<Entry>) -> Result<Id> {
         let mut tree = Tree::default();
         for entry in entries {
             let node = match entry {
-                Entry::File { name, path, mode } => {
-                    let stored = self.store_file(&path)?;
+                Entry::File { name, mode } => {
+                    let stored = self.store_file(&dir.join(&name))?;
                     self.state.files_done += 1;
                     let Some((size, mtime_ns, content)) = stored else {
                         continue;
@@ -743,7 +778,7 @@ impl Uploader<'_, '_> {
                     mode,
                     children,
                 } => {
-                    let subtree = self.store_dir(children)?;
+                    let subtree = self.store_dir(&dir.join(&name), children)?;
                     Node {
                         name,
                         kind: NodeKind::Dir,
@@ -821,8 +856,7 @@ impl Uploader<'_, '_> {
 
         let mut content = Vec::new();
         let mut size = 0u64;
-        let seed = self.repo.keys().chunker_seed();
-        for chunk in Chunker::new(&file, self.sizes, seed) {
+        for chunk in Chunker::new(&file, self.cutter, before.size) {
             let chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(e) => {
@@ -846,6 +880,10 @@ impl Uploader<'_, '_> {
         if after.as_ref() == Some(&before) && size == before.size {
             self.remember
                 .push((path.to_owned(), before.clone(), content.clone()));
+            if self.remember.len() >= REMEMBER_BATCH {
+                self.cache.remember_all(&self.remember);
+                self.remember.clear();
+            }
         }
         Ok(Some((size, before.mtime_ns, content)))
     }

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::id::Id;
 
 /// zstd level for blobs: fast, and most of the gain.
-const ZSTD_LEVEL: i32 = 3;
+pub(crate) const ZSTD_LEVEL: i32 = 3;
 
 /// What a blob holds; part of its associated data, so a data blob cannot be
 /// passed off as a tree.
@@ -46,6 +46,7 @@ fn aad(blob_type: BlobType, id: &Id) -> [u8; 33] {
 }
 
 /// A blob ready to append to a pack.
+#[cfg(test)]
 pub(crate) struct SealedBlob {
     pub bytes: Vec<u8>,
     pub raw_length: u64,
@@ -53,21 +54,70 @@ pub(crate) struct SealedBlob {
 }
 
 /// Compresses (when that shrinks it) and encrypts `plaintext` under the pack key.
+#[cfg(test)]
 pub(crate) fn seal(
     pack_key: &[u8; 32],
     blob_type: BlobType,
     id: &Id,
     plaintext: &[u8],
 ) -> SealedBlob {
-    let packed = zstd::bulk::compress(plaintext, ZSTD_LEVEL)
-        .ok()
-        .filter(|c| c.len() < plaintext.len());
-    let compressed = packed.is_some();
-    let body = packed.as_deref().unwrap_or(plaintext);
+    let mut bytes = Vec::new();
+    let compressed = BlobSealer::new(pack_key).seal_into(blob_type, id, plaintext, &mut bytes);
     SealedBlob {
-        bytes: crypto::seal(pack_key, &aad(blob_type, id), body),
+        bytes,
         raw_length: plaintext.len() as u64,
         compressed,
+    }
+}
+
+/// Seals the blobs of one pack: one cipher (one key schedule), one zstd
+/// context and one scratch buffer for all of them. A context per blob
+/// cost more than compressing a small file.
+pub(crate) struct BlobSealer {
+    key: crypto::SealingKey,
+    /// `None` when zstd could not set up a context: blobs are then stored
+    /// uncompressed, which the format allows.
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+    scratch: Vec<u8>,
+}
+
+impl BlobSealer {
+    pub(crate) fn new(pack_key: &[u8; 32]) -> BlobSealer {
+        BlobSealer {
+            key: crypto::SealingKey::new(pack_key),
+            zstd: zstd::bulk::Compressor::new(ZSTD_LEVEL).ok(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Compresses `plaintext` (when that shrinks it), encrypts it and
+    /// appends `nonce ‖ ciphertext ‖ tag` to `out`. Returns whether it was
+    /// compressed.
+    pub(crate) fn seal_into(
+        &mut self,
+        blob_type: BlobType,
+        id: &Id,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let compressed = match &mut self.zstd {
+            Some(zstd) => {
+                self.scratch.clear();
+                self.scratch.reserve(zstd::zstd_safe::compress_bound(plaintext.len()));
+                zstd.compress_to_buffer(plaintext, &mut self.scratch).is_ok()
+                    && self.scratch.len() < plaintext.len()
+            }
+            None => false,
+        };
+        let body = if compressed { &self.scratch[..] } else { plaintext };
+        crypto::seal_into(&self.key, &aad(blob_type, id), body, out);
+        compressed
+    }
+
+    /// Encrypts `plaintext` as is under the same key with `aad` (the pack
+    /// header) and appends it to `out`.
+    pub(crate) fn seal_plain_into(&self, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
+        crypto::seal_into(&self.key, aad, plaintext, out);
     }
 }
 
@@ -86,8 +136,7 @@ pub(crate) fn open(
 ) -> Result<Vec<u8>> {
     let body = crypto::open(pack_key, &aad(blob_type, id), sealed)?;
     let plaintext = if compressed {
-        // Streams, so a wrong (huge) raw length costs no up-front allocation.
-        crate::index::decompress_bounded(&body, raw_length)
+        decompress(&body, raw_length)
             .map_err(|e| Error::integrity(format!("blob {id} does not decompress: {}", e.message())))?
     } else {
         body
@@ -99,6 +148,40 @@ pub(crate) fn open(
         )));
     }
     Ok(plaintext)
+}
+
+/// Blobs up to this raw length are decompressed in one call into a buffer
+/// of exactly that size; larger claims (only trees can be larger than the
+/// 16 MiB chunk limit) stream, so a wrong, huge raw length costs no
+/// up-front allocation.
+const BULK_DECOMPRESS_LIMIT: u64 = 16 << 20;
+
+thread_local! {
+    /// One zstd decompression context per thread: setting one up per blob
+    /// cost more than decompressing a small one.
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn decompress(packed: &[u8], raw_length: u64) -> Result<Vec<u8>> {
+    if raw_length > BULK_DECOMPRESS_LIMIT {
+        return crate::index::decompress_bounded(packed, raw_length);
+    }
+    DECOMPRESSOR.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let zstd = match cell.as_mut() {
+            Some(zstd) => zstd,
+            None => cell.insert(
+                zstd::bulk::Decompressor::new()
+                    .map_err(|e| Error::integrity(format!("no zstd context: {e}")))?,
+            ),
+        };
+        let mut out = Vec::with_capacity(raw_length as usize);
+        // Fails when the frame would expand past `raw_length`.
+        zstd.decompress_to_buffer(packed, &mut out)
+            .map_err(|e| Error::integrity(format!("does not decompress to {raw_length} bytes: {e}")))?;
+        Ok(out)
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use fastcdc::v2020::{self, Normalization, StreamCDC};
+use fastcdc::v2020::{self, Normalization};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -43,33 +43,122 @@ impl ChunkSizes {
     }
 }
 
-/// Splits `source` into chunks while reading it, holding at most `max` bytes
-/// at a time. `seed` is the account's secret chunker seed, so boundaries (and
-/// so chunk sizes) reveal less about content to the service.
-pub(crate) struct Chunker<R: Read> {
-    inner: StreamCDC<R>,
-    failed: bool,
+/// FastCDC's cut-point parameters for one backup: the sizes, the masks and
+/// the gear tables seeded with the account's secret chunker seed (so
+/// boundaries, and so chunk sizes, reveal less about content to the
+/// service). Built once and shared by every file's [`Chunker`].
+pub(crate) struct Cutter {
+    min: usize,
+    avg: usize,
+    max: usize,
+    mask_s: u64,
+    mask_l: u64,
+    gear: Box<[u64; 256]>,
+    gear_ls: Box<[u64; 256]>,
 }
 
-impl<R: Read> Chunker<R> {
+impl Cutter {
     /// `sizes` must have passed [`ChunkSizes::validate`].
-    pub(crate) fn new(source: R, sizes: ChunkSizes, seed: u64) -> Chunker<R> {
-        let inner = StreamCDC::with_level_and_seed(
-            source,
-            sizes.min,
-            sizes.avg,
-            sizes.max,
-            Normalization::Level1,
-            seed,
-        );
-        Chunker {
-            inner,
-            failed: false,
+    pub(crate) fn new(sizes: ChunkSizes, seed: u64) -> Cutter {
+        // As `StreamCDC::with_level_and_seed` with `Normalization::Level1`,
+        // so boundaries match the chunks earlier versions stored.
+        let bits = v2020::logarithm2(sizes.avg);
+        let normalization = Normalization::Level1.bits();
+        let (gear, gear_ls) = v2020::get_gear_with_seed(seed);
+        Cutter {
+            min: sizes.min as usize,
+            avg: sizes.avg as usize,
+            max: sizes.max as usize,
+            mask_s: v2020::MASKS[(bits + normalization) as usize],
+            mask_l: v2020::MASKS[(bits - normalization) as usize],
+            gear,
+            gear_ls,
         }
+    }
+
+    /// Length of the first chunk of `data`, which must hold at least `max`
+    /// bytes or everything left of the stream.
+    fn cut(&self, data: &[u8]) -> usize {
+        let (_, len) = v2020::cut_gear(
+            data,
+            self.min,
+            self.avg,
+            self.max,
+            self.mask_s,
+            self.mask_l,
+            self.mask_s << 1,
+            self.mask_l << 1,
+            &self.gear,
+            &self.gear_ls,
+        );
+        len
     }
 }
 
-impl<R: Read> Iterator for Chunker<R> {
+/// Splits `source` into chunks while reading it, holding at most twice the
+/// maximum chunk size (and, for a file smaller than that, only the file).
+///
+/// fastcdc's own `StreamCDC` allocates and shifts a zeroed buffer of the
+/// maximum chunk size (4 MiB) for every file and every chunk, which made a
+/// small file cost a millisecond; this keeps one growing buffer and moves
+/// the unread tail only when the buffer is full.
+pub(crate) struct Chunker<'c, R: Read> {
+    source: R,
+    cutter: &'c Cutter,
+    /// Bytes read and not yet handed out are `buf[start..]`.
+    buf: Vec<u8>,
+    start: usize,
+    /// Expected size of the stream (e.g. the file's size), to size the
+    /// buffer; a wrong hint costs only a reallocation.
+    size_hint: u64,
+    eof: bool,
+    failed: bool,
+}
+
+impl<'c, R: Read> Chunker<'c, R> {
+    pub(crate) fn new(source: R, cutter: &'c Cutter, size_hint: u64) -> Chunker<'c, R> {
+        Chunker {
+            source,
+            cutter,
+            buf: Vec::new(),
+            start: 0,
+            size_hint,
+            eof: false,
+            failed: false,
+        }
+    }
+
+    /// Reads until `max` bytes are waiting or the stream ends.
+    fn fill(&mut self) -> std::io::Result<()> {
+        let max = self.cutter.max;
+        if self.eof || self.buf.len() - self.start >= max {
+            return Ok(());
+        }
+        if self.start > 0 && self.start + max > 2 * max {
+            // Move the unread tail (less than `max` bytes) to the front.
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        // Sized once: the whole stream (plus the byte that shows its end)
+        // when it is expected to be smaller than a maximum chunk, else
+        // twice the maximum chunk.
+        let planned = match usize::try_from(self.size_hint) {
+            Ok(hint) if hint < max => hint + 1,
+            _ => 2 * max,
+        };
+        if self.buf.capacity() < planned {
+            self.buf.reserve_exact(planned - self.buf.len());
+        }
+        let want = self.start + max - self.buf.len();
+        let read = (&mut self.source).take(want as u64).read_to_end(&mut self.buf)?;
+        if read < want {
+            self.eof = true;
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Iterator for Chunker<'_, R> {
     /// A chunk's bytes, or the read error that ended the stream.
     type Item = std::io::Result<Vec<u8>>;
 
@@ -77,13 +166,22 @@ impl<R: Read> Iterator for Chunker<R> {
         if self.failed {
             return None;
         }
-        match self.inner.next()? {
-            Ok(chunk) => Some(Ok(chunk.data)),
-            Err(e) => {
-                self.failed = true;
-                Some(Err(e.into()))
-            }
+        if let Err(e) = self.fill() {
+            self.failed = true;
+            return Some(Err(e));
         }
+        let waiting = &self.buf[self.start..];
+        if waiting.is_empty() {
+            return None;
+        }
+        let len = self.cutter.cut(waiting);
+        if self.start == 0 && len == self.buf.len() && self.eof {
+            // The whole (small) stream is one chunk: hand the buffer over.
+            return Some(Ok(std::mem::take(&mut self.buf)));
+        }
+        let chunk = waiting[..len].to_vec();
+        self.start += len;
+        Some(Ok(chunk))
     }
 }
 
@@ -104,9 +202,52 @@ mod tests {
     }
 
     fn cut(bytes: &[u8], seed: u64) -> Vec<Vec<u8>> {
-        Chunker::new(bytes, SIZES, seed)
+        let cutter = Cutter::new(SIZES, seed);
+        Chunker::new(bytes, &cutter, bytes.len() as u64)
             .map(|c| c.unwrap())
             .collect()
+    }
+
+    /// Hands out at most `step` bytes per read, like a pipe or a slow disk.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.data.len().min(self.step).min(out.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn boundaries_match_fastcdc_stream_chunker() {
+        // Earlier versions chunked with fastcdc's StreamCDC; the same cuts
+        // keep new backups deduplicating against what they stored.
+        let sizes = ChunkSizes { min: 256 << 10, avg: 1 << 20, max: 4 << 20 };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut bytes = vec![0u8; 13 << 20];
+        rng.fill(&mut bytes[..5 << 20]);
+        // A long run of zeros forces maximum-size chunks.
+        rng.fill(&mut bytes[9 << 20..]);
+        let cutter = Cutter::new(sizes, 99);
+        for len in [0, 1, 4000, 300 << 10, 4 << 20, (4 << 20) + 1, bytes.len()] {
+            let data = &bytes[..len];
+            let expected: Vec<Vec<u8>> = v2020::StreamCDC::with_level_and_seed(
+                data, sizes.min, sizes.avg, sizes.max, Normalization::Level1, 99,
+            )
+            .map(|c| c.unwrap().data)
+            .collect();
+            for (hint, step) in [(len as u64, usize::MAX), (0, 70_001), (len as u64 / 2, 1 << 20)] {
+                let got: Vec<Vec<u8>> = Chunker::new(Trickle { data, step }, &cutter, hint)
+                    .map(|c| c.unwrap())
+                    .collect();
+                assert_eq!(got, expected, "length {len}, hint {hint}, step {step}");
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 mod backend;
 mod backup;
+#[doc(hidden)]
+pub mod bench_support;
 mod blob;
 mod check;
 mod chunker;

@@ -8,9 +8,8 @@
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
-use crate::blob::{self, BlobType};
+use crate::blob::{self, BlobSealer, BlobType};
 use crate::crypto::{self, Keys, SALT_LEN};
 use crate::error::{Error, Result};
 use crate::id::Id;
@@ -50,7 +49,7 @@ pub(crate) struct Pack {
 /// Builds one pack in memory.
 pub(crate) struct PackWriter {
     salt: [u8; SALT_LEN],
-    key: Zeroizing<[u8; 32]>,
+    sealer: BlobSealer,
     bytes: Vec<u8>,
     entries: Vec<PackEntry>,
     ids: HashSet<Id>,
@@ -58,14 +57,22 @@ pub(crate) struct PackWriter {
 
 impl PackWriter {
     pub(crate) fn new(keys: &Keys) -> PackWriter {
+        PackWriter::with_buffer(keys, Vec::new())
+    }
+
+    /// A writer that builds the pack in `buffer` (emptied first), so a
+    /// backup can reuse a few pack-sized buffers instead of allocating one
+    /// per pack.
+    pub(crate) fn with_buffer(keys: &Keys, mut bytes: Vec<u8>) -> PackWriter {
         let salt = crypto::random_salt();
-        let mut bytes = Vec::with_capacity(PREFIX_LEN);
+        bytes.clear();
         bytes.extend_from_slice(MAGIC);
         bytes.push(VERSION);
         bytes.extend_from_slice(&salt);
+        let key = keys.pack_key(&salt);
         PackWriter {
             salt,
-            key: keys.pack_key(&salt),
+            sealer: BlobSealer::new(&key),
             bytes,
             entries: Vec::new(),
             ids: HashSet::new(),
@@ -87,32 +94,41 @@ impl PackWriter {
         self.bytes.len()
     }
 
+    /// The finished pack's size at most, were a blob of `plaintext_len`
+    /// bytes added now (sealed blobs are never larger than their plaintext
+    /// plus nonce and tag, since a blob that zstd does not shrink is stored
+    /// as is).
+    pub(crate) fn size_with(&self, plaintext_len: usize) -> usize {
+        finished_size(self.bytes.len() + sealed_bound(plaintext_len), self.entries.len() + 1)
+    }
+
     /// Appends a blob unless the pack has it already.
     pub(crate) fn add(&mut self, blob_type: BlobType, id: &Id, plaintext: &[u8]) {
         if !self.ids.insert(*id) {
             return;
         }
-        let sealed = blob::seal(&self.key, blob_type, id, plaintext);
+        let offset = self.bytes.len();
+        let compressed = self.sealer.seal_into(blob_type, id, plaintext, &mut self.bytes);
         self.entries.push(PackEntry {
             blob_type,
             id: *id,
-            offset: self.bytes.len() as u64,
-            length: sealed.bytes.len() as u64,
-            raw_length: sealed.raw_length,
-            compressed: sealed.compressed,
+            offset: offset as u64,
+            length: (self.bytes.len() - offset) as u64,
+            raw_length: plaintext.len() as u64,
+            compressed,
         });
-        self.bytes.extend_from_slice(&sealed.bytes);
     }
 
     /// Seals the header onto the pack and names it.
     pub(crate) fn finish(self) -> Pack {
         let PackWriter {
             salt,
-            key,
+            sealer,
             mut bytes,
             entries,
             ..
         } = self;
+        bytes.reserve(finished_size(bytes.len(), entries.len()) - bytes.len());
         let mut header = Vec::with_capacity(4 + entries.len() * ENTRY_LEN);
         header.extend_from_slice(&(entries.len() as u32).to_le_bytes());
         for e in &entries {
@@ -123,9 +139,11 @@ impl PackWriter {
             header.extend_from_slice(&e.raw_length.to_le_bytes());
             header.push(if e.compressed { FLAG_COMPRESSED } else { 0 });
         }
-        let sealed = crypto::seal(&key, &bytes[..PREFIX_LEN], &header);
-        bytes.extend_from_slice(&sealed);
-        bytes.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        let prefix: [u8; PREFIX_LEN] = bytes[..PREFIX_LEN].try_into().expect("prefix written");
+        let header_start = bytes.len();
+        sealer.seal_plain_into(&prefix, &header, &mut bytes);
+        let sealed_len = bytes.len() - header_start;
+        bytes.extend_from_slice(&(sealed_len as u32).to_le_bytes());
         Pack {
             id: Id::hash(&bytes),
             bytes,
@@ -133,6 +151,17 @@ impl PackWriter {
             entries,
         }
     }
+}
+
+/// The most a sealed blob of `plaintext_len` bytes takes in a pack.
+pub(crate) fn sealed_bound(plaintext_len: usize) -> usize {
+    crypto::NONCE_LEN + plaintext_len + crypto::TAG_LEN
+}
+
+/// A pack's size once its header is sealed onto `body_len` bytes of prefix
+/// and blobs holding `entries` blobs.
+pub(crate) fn finished_size(body_len: usize, entries: usize) -> usize {
+    body_len + sealed_bound(4 + entries * ENTRY_LEN) + 4
 }
 
 /// Reads a whole pack's table of contents, e.g. to rebuild a lost index.

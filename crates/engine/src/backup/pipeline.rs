@@ -4,11 +4,16 @@
 //! trees) and decides what is new.
 //!
 //! ```text
-//! reader ──blobs (bounded)──▶ pack workers ──packs (bounded)──▶ uploaders ──stored──▶ reader
+//! reader ──batches of blobs (bounded)──▶ pack workers ──packs (bounded)──▶ uploaders ──stored──▶ reader
 //! ```
+//! Small blobs travel in batches: one channel hand-off (and thread wake-up)
+//! per small file cost more than compressing it.
 //! Memory is bounded by the channel capacities: at most `2 × workers`
-//! chunks waiting, one pack being built per worker, and one pack queued and
-//! one being uploaded per uploader.
+//! batches waiting, one pack being built per worker, one pack queued, and
+//! one being uploaded per uploader. Pack buffers go back to a small pool once
+//! uploaded, so the same few pack-sized buffers are used for the whole
+//! backup instead of a fresh (and, with glibc, fragmenting) allocation per
+//! pack.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,36 +73,57 @@ pub(super) struct Threads {
     pub uploaders: usize,
 }
 
+/// A batch is sent once it holds this many bytes of plaintext…
+const BATCH_BYTES: usize = 128 << 10;
+/// …or this many blobs.
+const BATCH_BLOBS: usize = 32;
+
 pub(super) struct Pipeline<'scope> {
-    blobs: Option<Sender<BlobJob>>,
+    blobs: Option<Sender<Vec<BlobJob>>>,
+    batch: Vec<BlobJob>,
+    batch_bytes: usize,
     stored: Receiver<StoredPack>,
     failure: &'scope Failure,
     handles: Vec<ScopedJoinHandle<'scope, ()>>,
 }
 
 impl<'scope> Pipeline<'scope> {
+    /// `pack_size` limits a pack; `pack_capacity` is what a pack buffer is
+    /// allocated with (enough for a full pack, or for one largest chunk).
     pub(super) fn start<'env>(
         scope: &'scope Scope<'scope, 'env>,
         keys: &Keys,
         backend: Arc<dyn Backend>,
         pack_size: usize,
+        pack_capacity: usize,
         threads: Threads,
         failure: &'env Failure,
     ) -> Pipeline<'scope> {
-        let (blob_tx, blob_rx) = bounded::<BlobJob>(2 * threads.pack_workers);
-        let (pack_tx, pack_rx) = bounded::<Pack>(threads.uploaders);
+        let (blob_tx, blob_rx) = bounded::<Vec<BlobJob>>(2 * threads.pack_workers);
+        // One finished pack may wait for an uploader: enough to keep the
+        // workers busy while the uploads wait on the service, and each
+        // waiting pack is a pack-sized buffer of memory.
+        let (pack_tx, pack_rx) = bounded::<Pack>(1);
         let (stored_tx, stored_rx) = unbounded::<StoredPack>();
+        let (pool_tx, pool_rx) = bounded::<Vec<u8>>(threads.pack_workers + threads.uploaders + 1);
         let mut handles = Vec::new();
         for _ in 0..threads.pack_workers {
             let (rx, tx, keys) = (blob_rx.clone(), pack_tx.clone(), keys.clone());
-            handles.push(scope.spawn(move || pack_worker(&keys, pack_size, rx, tx, failure)));
+            let pool = BufferPool {
+                free: pool_rx.clone(),
+                capacity: pack_capacity,
+            };
+            handles.push(scope.spawn(move || pack_worker(&keys, pack_size, &pool, rx, tx, failure)));
         }
         for _ in 0..threads.uploaders {
             let (rx, tx, backend) = (pack_rx.clone(), stored_tx.clone(), backend.clone());
-            handles.push(scope.spawn(move || upload_worker(&*backend, rx, tx, failure)));
+            let pool = pool_tx.clone();
+            handles.push(scope.spawn(move || upload_worker(&*backend, rx, tx, &pool, failure)));
         }
         Pipeline {
             blobs: Some(blob_tx),
+            batch: Vec::new(),
+            batch_bytes: 0,
             stored: stored_rx,
             failure,
             handles,
@@ -114,12 +140,27 @@ impl<'scope> Pipeline<'scope> {
     ///
     /// # Errors
     /// The first error a worker hit (e.g. an upload that failed).
-    pub(super) fn send(&self, job: BlobJob) -> Result<()> {
+    pub(super) fn send(&mut self, job: BlobJob) -> Result<()> {
         if self.failure.is_set() {
             return Err(self.error());
         }
+        self.batch_bytes += job.plaintext.len();
+        self.batch.push(job);
+        if self.batch_bytes >= BATCH_BYTES || self.batch.len() >= BATCH_BLOBS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the waiting batch to the workers.
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
         let sender = self.blobs.as_ref().expect("pipeline is open");
-        sender.send(job).map_err(|_| self.error())
+        sender.send(batch).map_err(|_| self.error())
     }
 
     /// Packs stored since the last call, without waiting.
@@ -133,6 +174,10 @@ impl<'scope> Pipeline<'scope> {
     /// # Errors
     /// The first error a worker hit.
     pub(super) fn finish(mut self) -> Result<Vec<StoredPack>> {
+        if !self.failure.is_set() {
+            // On failure the workers' error is returned below.
+            let _ = self.flush();
+        }
         drop(self.blobs.take());
         let stored: Vec<StoredPack> = self.stored.iter().collect();
         for handle in self.handles.drain(..) {
@@ -158,26 +203,46 @@ impl Drop for Pipeline<'_> {
     }
 }
 
+/// Pack buffers given back by the uploaders.
+struct BufferPool {
+    free: Receiver<Vec<u8>>,
+    capacity: usize,
+}
+
+impl BufferPool {
+    fn take(&self) -> Vec<u8> {
+        self.free
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(self.capacity))
+    }
+}
+
 fn pack_worker(
     keys: &Keys,
     pack_size: usize,
-    blobs: Receiver<BlobJob>,
+    pool: &BufferPool,
+    blobs: Receiver<Vec<BlobJob>>,
     packs: Sender<Pack>,
     failure: &Failure,
 ) {
     let mut writer: Option<PackWriter> = None;
-    for job in blobs {
+    for job in blobs.iter().flatten() {
         if failure.is_set() {
             continue;
         }
-        let w = writer.get_or_insert_with(|| PackWriter::new(keys));
-        w.add(job.blob_type, &job.id, &job.plaintext);
-        if w.len() >= pack_size {
-            let pack = writer.take().expect("writer exists").finish();
-            if packs.send(pack).is_err() {
-                return;
+        // Close the pack before a blob would take it past `pack_size`, so
+        // a pooled buffer never has to grow (only a pack of one blob larger
+        // than `pack_size` does).
+        if let Some(w) = &writer {
+            if !w.is_empty() && w.size_with(job.plaintext.len()) > pack_size {
+                let pack = writer.take().expect("writer exists").finish();
+                if packs.send(pack).is_err() {
+                    return;
+                }
             }
         }
+        let w = writer.get_or_insert_with(|| PackWriter::with_buffer(keys, pool.take()));
+        w.add(job.blob_type, &job.id, &job.plaintext);
     }
     if let Some(w) = writer {
         if !w.is_empty() && !failure.is_set() {
@@ -190,6 +255,7 @@ fn upload_worker(
     backend: &dyn Backend,
     packs: Receiver<Pack>,
     stored: Sender<StoredPack>,
+    pool: &Sender<Vec<u8>>,
     failure: &Failure,
 ) {
     for pack in packs {
@@ -202,6 +268,8 @@ fn upload_worker(
                     index: IndexPack::from(&pack),
                     bytes: pack.bytes.len() as u64,
                 });
+                // A full pool means enough buffers are about: drop this one.
+                let _ = pool.try_send(pack.bytes);
             }
             Err(e) => failure.set(e),
         }

@@ -4,10 +4,15 @@
 //!
 //! On Unix each operation walks from a descriptor of the target folder with
 //! `openat(…, O_DIRECTORY | O_NOFOLLOW)` per component, then acts with the
-//! `*at` calls on the last one, so a link planted anywhere below the target —
-//! before or during the restore — makes the operation fail instead of
-//! escaping. Elsewhere the same checks are made on paths (`symlink_metadata`
-//! of every ancestor just before acting), which leaves a small race window.
+//! `*at` calls on the last one, so a link planted anywhere below the target
+//! makes the operation fail instead of escaping. The descriptors of the
+//! last few parent folders walked are kept (a restore touches each file's
+//! folder several times; walking again cost ~17 `openat` per small file):
+//! a link planted in place of such a folder *during* the restore is then
+//! not met at all — the operation acts in the folder that was walked, which
+//! is below the target — so it still never escapes. Elsewhere the same
+//! checks are made on paths (`symlink_metadata` of every ancestor just
+//! before acting), which leaves a small race window.
 
 use std::fs::File;
 use std::io;
@@ -20,7 +25,15 @@ pub(crate) struct Target {
     root: PathBuf,
     #[cfg(unix)]
     fd: std::os::fd::OwnedFd,
+    /// Parent folders already walked, by relative path (see the module
+    /// comment); emptied when it reaches [`PARENTS_KEPT`].
+    #[cfg(unix)]
+    parents: std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<std::os::fd::OwnedFd>>>,
 }
+
+/// Parent folder descriptors a [`Target`] keeps open at most.
+#[cfg(unix)]
+const PARENTS_KEPT: usize = 256;
 
 /// What occupies a name in the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +109,7 @@ mod imp {
             Ok(Target {
                 root: root.to_owned(),
                 fd,
+                parents: Default::default(),
             })
         }
 
@@ -120,12 +134,25 @@ mod imp {
             f: impl FnOnce(BorrowedFd<'_>, &std::ffi::OsStr) -> io::Result<T>,
         ) -> io::Result<T> {
             let (parts, name) = split(rel);
-            let parent = self.parent(&parts)?;
-            let fd = match &parent {
-                Some(fd) => fd.as_fd(),
-                None => self.fd.as_fd(),
+            if parts.is_empty() {
+                return f(self.fd.as_fd(), name);
+            }
+            let key: PathBuf = parts.iter().collect();
+            let lock = || self.parents.lock().unwrap_or_else(|p| p.into_inner());
+            let known = lock().get(&key).cloned();
+            let parent = match known {
+                Some(fd) => fd,
+                None => {
+                    let fd = std::sync::Arc::new(self.parent(&parts)?.expect("parts are not empty"));
+                    let mut parents = lock();
+                    if parents.len() >= PARENTS_KEPT {
+                        parents.clear();
+                    }
+                    parents.insert(key, std::sync::Arc::clone(&fd));
+                    fd
+                }
             };
-            f(fd, name)
+            f(parent.as_fd(), name)
         }
 
         fn existing(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> io::Result<Existing> {
