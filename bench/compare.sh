@@ -30,6 +30,7 @@ TIMEOUT=3600
 KEEP=0
 NICE="${NICE:-10}"
 DROP_CACHES="${DROP_CACHES:-0}"
+. "$HERE/lib.sh"
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -48,36 +49,14 @@ done
 BIN_SRC="${COFFER_BIN_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/coffer-target}/release}"
 for t in $TOOLS; do
     case "$t" in
-        coffer) for b in coffer coffer-server; do
-                    [ -x "$BIN_SRC/$b" ] || { echo "missing $BIN_SRC/$b: cargo build --release -p coffer-server -p coffer-cli" >&2; exit 1; }
-                done ;;
+        coffer) require_coffer_binaries "$BIN_SRC" ;;
         restic|borg) command -v "$t" >/dev/null || { echo "missing $t: apt-get install -y restic borgbackup" >&2; exit 1; } ;;
         *) echo "unknown tool $t" >&2; exit 2 ;;
     esac
 done
 [ -x /usr/bin/time ] || { echo "missing /usr/bin/time (apt-get install -y time)" >&2; exit 1; }
 
-W="${WORKDIR:-$(mktemp -d /tmp/coffer-bench.XXXXXX)}"
-mkdir -p "$W"
-W="$(cd "$W" && pwd)"
-OUT="${OUT:-$HERE/results/$(date -u +%Y%m%dT%H%M%SZ)-${SIZE_MB}mb}"
-mkdir -p "$OUT"
-OUT="$(cd "$OUT" && pwd)"
-TSV="$OUT/results.tsv"
-LOG="$OUT/run.log"
-SERVER_PID=""
-
-cleanup() {
-    local rc=$?
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [ "$KEEP" = 0 ]; then rm -rf "$W"; else echo "kept $W"; fi
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+setup_dirs coffer-bench "${SIZE_MB}mb"
 
 say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
 
@@ -193,25 +172,10 @@ verify_restore() {
 }
 
 # ---------------------------------------------------------------- tools
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 start_server() {
     rm -rf "$W/coffer-data"
     mkdir -p "$W/coffer-data"
-    local port; port=$(free_port)
-    COFFER_URL="http://127.0.0.1:$port"
-    nice -n "$NICE" "$COFFER_SERVER" --data-dir "$W/coffer-data" --listen "127.0.0.1:$port" \
-        > "$W/server.out" 2> "$OUT/logs/server-$1.log" &
-    SERVER_PID=$!
-    for _ in $(seq 100); do
-        curl -sf "$COFFER_URL/v1/health" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "coffer-server did not start" >&2; return 1
-}
-stop_server() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-    SERVER_PID=""
+    start_coffer_server "$COFFER_SERVER" "$W/coffer-data" "$OUT/logs/server-$1.log"
 }
 
 run_coffer() {
@@ -229,7 +193,7 @@ run_coffer() {
     { rm -rf "$W/restore"; mkdir -p "$W/restore"; measure coffer "$r" restore "$COFFER" restore --to "$W/restore"; } &&
     { verify_restore "$W/restore/$(basename "$DATA")" coffer-$r || true; rm -rf "$W/restore"; } &&
     measure coffer "$r" check-read-data "$COFFER" check --read-data || true
-    stop_server
+    stop_coffer_server
     rm -rf "$W/coffer-data" "$COFFER_CONFIG_DIR"
 }
 

@@ -41,6 +41,8 @@ export function device(name) {
       XDG_CACHE_HOME: path.join(home, '.cache'),
       COFFER_CONFIG_DIR: path.join(root, 'agent'),
       COFFER_KEYCHAIN_SERVICE: `coffer-e2e-${name}`,
+      // The diagnostics commands (tray, window, notices) answer the tests.
+      COFFER_DIAGNOSTICS: '1',
     },
   };
 }
@@ -48,25 +50,32 @@ export function device(name) {
 /** The D-Bus name the running app holds (tauri-plugin-single-instance: `<identifier>.SingleInstance`). */
 const INSTANCE_NAME = 'app.coffer.desktop.SingleInstance';
 
+/** Whether a Coffer app holds its single-instance name (null: cannot tell, no dbus-send). */
+export function instanceRunning() {
+  const run = spawnSync(
+    'dbus-send',
+    ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', `string:${INSTANCE_NAME}`],
+    { encoding: 'utf8' },
+  );
+  if (run.error) return null;
+  return !/boolean false/.test(run.stdout);
+}
+
 /**
  * Waits until no Coffer window runs in this test's D-Bus session. A new app
  * started while the previous one is still exiting would find that one and quit
  * (single instance), so every launch and close waits for the name to be free.
  */
-async function untilNoInstance(timeout = 20000) {
+export async function untilNoInstance(timeout = 20000) {
   const deadline = Date.now() + timeout;
   for (;;) {
-    const run = spawnSync(
-      'dbus-send',
-      ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', `string:${INSTANCE_NAME}`],
-      { encoding: 'utf8' },
-    );
-    if (run.error) {
+    const running = instanceRunning();
+    if (running === null) {
       // No dbus-send: give the previous app a moment instead.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       return;
     }
-    if (/boolean false/.test(run.stdout)) return;
+    if (!running) return;
     if (Date.now() > deadline) throw new Error(`an earlier Coffer window is still running after ${timeout} ms (${INSTANCE_NAME} is taken)`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -74,10 +83,10 @@ async function untilNoInstance(timeout = 20000) {
 
 /**
  * Starts the real app as `dev` (a `device(...)`), with extra environment
- * (e.g. `{ GTK_THEME: 'Adwaita:dark' }`). Returns a Window wrapping the
- * WebDriver session.
+ * (e.g. `{ GTK_THEME: 'Adwaita:dark' }`) and command-line `args` (e.g.
+ * `['--minimized']`). Returns a Window wrapping the WebDriver session.
  */
-export async function launch(dev, extraEnv = {}) {
+export async function launch(dev, extraEnv = {}, args = []) {
   const vars = { ...dev.env, ...extraEnv };
   // GTK_THEME is inherited from run.sh's environment unless a session sets it.
   const lines = ['#!/bin/sh', 'unset GTK_THEME'];
@@ -91,7 +100,7 @@ export async function launch(dev, extraEnv = {}) {
     hostname: '127.0.0.1',
     port,
     logLevel: 'warn',
-    capabilities: { 'tauri:options': { application: launcher } },
+    capabilities: { 'tauri:options': { application: launcher, args } },
   });
   return new Window(browser, dev);
 }
@@ -105,6 +114,25 @@ export class Window {
   async close() {
     await this.browser.deleteSession().catch(() => {});
     await untilNoInstance().catch(() => {});
+  }
+
+  /**
+   * Calls a Tauri command the way the UI does (`__TAURI_INTERNALS__.invoke`)
+   * and returns its answer; a command's error is thrown.
+   */
+  async invoke(command, args = {}) {
+    const result = await this.browser.executeAsync(
+      (command, args, done) => {
+        window.__TAURI_INTERNALS__.invoke(command, args).then(
+          (value) => done({ ok: true, value }),
+          (error) => done({ ok: false, error }),
+        );
+      },
+      command,
+      args,
+    );
+    if (!result.ok) throw new Error(`${command} failed: ${JSON.stringify(result.error)}`);
+    return result.value;
   }
 
   async el(selector, timeout = 20000) {

@@ -1,7 +1,8 @@
 //! Continuous and scheduled backup. One thread watches the chosen folders
 //! (notify), debounces changes, follows the schedule and the pause state, and
 //! asks the shell to start a backup when one is due. When the platform's
-//! watch limit is hit it falls back to periodic scans and says so.
+//! watch limit is hit (or Coffer's own cap, `COFFER_MAX_WATCHES`) it falls
+//! back to periodic scans and says so.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local, NaiveTime, TimeZone};
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use notify::{RecursiveMode, Watcher};
 
 use crate::agent::Agent;
 use crate::error::{Error, ErrorKind, Result};
@@ -27,6 +28,36 @@ const SAFETY_SCAN: Duration = Duration::from_secs(60 * 60);
 const INBOX_CAPACITY: usize = 1024;
 /// A due backup that could not start (one was running) is retried after this.
 const RETRY: Duration = Duration::from_secs(5);
+/// Environment variable: the most folders Coffer may watch (each is one
+/// inotify watch on Linux, shared with every other program of the user).
+const MAX_WATCHES_VAR: &str = "COFFER_MAX_WATCHES";
+
+/// What a watcher calls with each event or error.
+pub(crate) type WatchHandler = Box<dyn FnMut(notify::Result<notify::Event>) + Send>;
+/// Creates the folder watcher. A seam: tests make it fail like a full inotify.
+pub(crate) type MakeWatcher = Box<dyn Fn(WatchHandler) -> notify::Result<Box<dyn Watcher>> + Send>;
+
+/// How the scheduler watches and scans; [`LoopOptions::from_env`] in the app.
+pub(crate) struct LoopOptions {
+    pub make_watcher: MakeWatcher,
+    /// Fall back to scans rather than watch more folders than this.
+    pub max_watches: Option<usize>,
+    pub fallback_scan: Duration,
+    pub changed: Option<StatusChanged>,
+}
+
+impl LoopOptions {
+    /// The platform's watcher, `COFFER_MAX_WATCHES` when set, a scan every 5 minutes.
+    fn from_env() -> LoopOptions {
+        let max_watches = std::env::var(MAX_WATCHES_VAR).ok().and_then(|v| v.trim().parse().ok());
+        LoopOptions {
+            make_watcher: Box::new(|handler| Ok(Box::new(notify::recommended_watcher(handler)?) as Box<dyn Watcher>)),
+            max_watches,
+            fallback_scan: FALLBACK_SCAN,
+            changed: None,
+        }
+    }
+}
 
 impl Default for ScheduleSettings {
     fn default() -> Self {
@@ -102,6 +133,10 @@ pub(crate) enum Control {
 /// Starts a backup; returns `Busy` when one is already running.
 pub type StartBackup = Box<dyn Fn() -> Result<()> + Send + Sync>;
 
+/// Told when the scheduler's own status changes (watching, or scanning and
+/// why), which no command of the person's caused, so the shell can show it.
+pub type StatusChanged = Box<dyn Fn() + Send>;
+
 /// The running scheduler; stops when dropped.
 pub struct Scheduler {
     control: Sender<Control>,
@@ -137,11 +172,21 @@ impl Scheduler {
     /// Starts watching and scheduling for `agent`; `start_backup` is called
     /// whenever a backup is due.
     pub fn start(agent: Arc<Agent>, start_backup: StartBackup) -> Scheduler {
+        Scheduler::start_with(agent, start_backup, LoopOptions::from_env())
+    }
+
+    /// As [`Scheduler::start`], and calls `changed` whenever watching starts
+    /// or falls back to scans (see [`Agent::scheduler_status`]).
+    pub fn start_reporting(agent: Arc<Agent>, start_backup: StartBackup, changed: StatusChanged) -> Scheduler {
+        Scheduler::start_with(agent, start_backup, LoopOptions { changed: Some(changed), ..LoopOptions::from_env() })
+    }
+
+    pub(crate) fn start_with(agent: Arc<Agent>, start_backup: StartBackup, options: LoopOptions) -> Scheduler {
         let (tx, rx) = channel();
         *agent.scheduler_shared().control.lock().expect("scheduler control") = Some(tx.clone());
         let thread = std::thread::Builder::new()
             .name("coffer-scheduler".into())
-            .spawn(move || Loop::new(agent, start_backup).run(rx))
+            .spawn(move || Loop::new(agent, start_backup, options).run(rx))
             .expect("the scheduler thread starts");
         Scheduler { control: tx, thread: Some(thread) }
     }
@@ -163,8 +208,9 @@ impl From<Control> for Inbox {
 struct Loop {
     agent: Arc<Agent>,
     start_backup: StartBackup,
+    options: LoopOptions,
     inbox: Option<SyncSender<Inbox>>,
-    watcher: Option<RecommendedWatcher>,
+    watcher: Option<Box<dyn Watcher>>,
     first_change: Option<Instant>,
     last_change: Option<Instant>,
     last_scan: Instant,
@@ -172,10 +218,11 @@ struct Loop {
 }
 
 impl Loop {
-    fn new(agent: Arc<Agent>, start_backup: StartBackup) -> Loop {
+    fn new(agent: Arc<Agent>, start_backup: StartBackup, options: LoopOptions) -> Loop {
         Loop {
             agent,
             start_backup,
+            options,
             inbox: None,
             watcher: None,
             first_change: None,
@@ -226,13 +273,13 @@ impl Loop {
         self.watcher = None;
         let settings = self.settings();
         if settings.mode != ScheduleMode::Continuous {
-            self.agent.set_watch_status(WatchStatus { active: false, fallback_reason: None });
+            self.set_watch(WatchStatus { active: false, fallback_reason: None });
             return;
         }
         let folders = self.agent.folders().unwrap_or_default();
         let inbox = self.inbox.clone().expect("inbox set before watching");
         let ignored = self.agent.config_dir().to_owned();
-        let handler = move |event: notify::Result<notify::Event>| {
+        let handler: WatchHandler = Box::new(move |event: notify::Result<notify::Event>| {
             let message = match event {
                 Ok(event) => {
                     let paths: Vec<PathBuf> = event.paths.into_iter().filter(|p| !p.starts_with(&ignored)).collect();
@@ -244,8 +291,16 @@ impl Loop {
                 Err(err) => Inbox::WatchFailed(watch_error(&err)),
             };
             let _ = inbox.try_send(message);
-        };
-        let mut watcher = match notify::recommended_watcher(handler) {
+        });
+        if let Some(cap) = self.options.max_watches {
+            // One watch per folder: with more folders than the cap, watching
+            // would fail part-way (or starve other programs) — scan instead.
+            let needed = count_folders(folders.iter().map(|f| Path::new(&f.path)), cap.saturating_add(1));
+            if needed > cap {
+                return self.fall_back(format!("There are more folders than Coffer may watch ({MAX_WATCHES_VAR}={cap})."));
+            }
+        }
+        let mut watcher = match (self.options.make_watcher)(handler) {
             Ok(w) => w,
             Err(err) => return self.fall_back(watch_error(&err)),
         };
@@ -255,16 +310,31 @@ impl Loop {
             }
         }
         self.watcher = Some(watcher);
-        self.agent.set_watch_status(WatchStatus { active: true, fallback_reason: None });
+        self.set_watch(WatchStatus { active: true, fallback_reason: None });
         // Changes made before the watch began (while Coffer was not running,
         // or in a folder just added) are caught by one backup now.
         self.changed(&[]);
     }
 
     fn fall_back(&mut self, reason: String) {
-        tracing::warn!("folder watching stopped, scanning every 5 minutes instead: {reason}");
+        let every = self.options.fallback_scan.as_secs();
+        tracing::warn!("folder watching stopped, scanning every {every} s instead: {reason}");
         self.watcher = None;
-        self.agent.set_watch_status(WatchStatus { active: false, fallback_reason: Some(reason) });
+        self.set_watch(WatchStatus { active: false, fallback_reason: Some(reason) });
+        // Changes since the last backup (before Coffer started, or events the
+        // failed watcher lost) are caught by one backup now, not in 5 minutes.
+        self.changed(&[]);
+    }
+
+    fn set_watch(&mut self, status: WatchStatus) {
+        let before = self.agent.scheduler_shared().watch.lock().expect("watch status").clone();
+        let differs = before.is_none_or(|b| b.active != status.active || b.fallback_reason != status.fallback_reason);
+        self.agent.set_watch_status(status);
+        if differs {
+            if let Some(changed) = &self.options.changed {
+                changed();
+            }
+        }
     }
 
     fn changed(&mut self, _paths: &[PathBuf]) {
@@ -289,7 +359,7 @@ impl Loop {
         };
         let scan_every = match (settings.mode, self.watcher.is_some()) {
             (ScheduleMode::Continuous, true) => Some(SAFETY_SCAN),
-            (ScheduleMode::Continuous, false) => Some(FALLBACK_SCAN),
+            (ScheduleMode::Continuous, false) => Some(self.options.fallback_scan),
             _ => None,
         };
         let scan_due = scan_every.is_some_and(|every| now.duration_since(self.last_scan) >= every);
@@ -320,13 +390,38 @@ fn local(ms: i64) -> DateTime<Local> {
     Local.timestamp_millis_opt(ms).single().unwrap_or_else(Local::now)
 }
 
+/// Folders (directories) under `roots`, counting up to `stop` at most.
+fn count_folders<'a>(roots: impl Iterator<Item = &'a Path>, stop: usize) -> usize {
+    let mut count = 0;
+    for root in roots {
+        let dirs = walkdir::WalkDir::new(root).into_iter().filter_map(|e| e.ok()).filter(|e| e.file_type().is_dir());
+        for _ in dirs {
+            count += 1;
+            if count >= stop {
+                return count;
+            }
+        }
+    }
+    count
+}
+
+/// Why watching failed, as a sentence for the Schedule screen. notify reports
+/// inotify's ENOSPC (no watch left for this user) as `MaxFilesWatch`.
 fn watch_error(err: &notify::Error) -> String {
     match &err.kind {
         notify::ErrorKind::MaxFilesWatch => {
-            "the system's limit on watched folders is reached (raise fs.inotify.max_user_watches)".to_owned()
+            "There are more folders than this computer lets Coffer watch (on Linux, raise fs.inotify.max_user_watches).".to_owned()
         }
-        notify::ErrorKind::PathNotFound => "a chosen folder no longer exists".to_owned(),
-        _ => format!("watching failed: {err}"),
+        // inotify_init: no inotify instance left for this user.
+        #[cfg(target_os = "linux")]
+        notify::ErrorKind::Io(io) if io.raw_os_error() == Some(24) => {
+            "This computer's limit on folder watchers is reached (on Linux, raise fs.inotify.max_user_instances).".to_owned()
+        }
+        notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+            "There are more folders than this computer lets Coffer watch (on Linux, raise fs.inotify.max_user_watches).".to_owned()
+        }
+        notify::ErrorKind::PathNotFound => "A chosen folder no longer exists.".to_owned(),
+        _ => format!("Watching for changes failed: {err}."),
     }
 }
 
@@ -434,6 +529,156 @@ mod tests {
         let night = at("2026-11-23T22:00:00Z");
         assert_eq!(next_due(&daily, Some(at("2026-11-22T21:31:00Z")), night), Some(at("2026-11-23T21:30:00Z")), "missed today's slot: due now");
         assert_eq!(next_due(&daily, Some(at("2026-11-23T21:30:05Z")), night), Some(at("2026-11-24T21:30:00Z")));
+    }
+
+    /// A watcher that fails the way a full inotify does (notify turns
+    /// inotify_add_watch's ENOSPC into `MaxFilesWatch`).
+    struct ExhaustedWatcher;
+
+    impl Watcher for ExhaustedWatcher {
+        fn new<F: notify::EventHandler>(_: F, _: notify::Config) -> notify::Result<Self> {
+            Ok(ExhaustedWatcher)
+        }
+        fn watch(&mut self, path: &Path, _: RecursiveMode) -> notify::Result<()> {
+            Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch).add_path(path.to_owned()))
+        }
+        fn unwatch(&mut self, _: &Path) -> notify::Result<()> {
+            Ok(())
+        }
+        fn kind() -> notify::WatcherKind {
+            notify::WatcherKind::NullWatcher
+        }
+    }
+
+    fn signed_up_agent(server: &coffer_testkit::TestServer, dir: &Path) -> Arc<Agent> {
+        let mut options = crate::AgentOptions::new(dir);
+        options.use_keychain = false;
+        let agent = Agent::open(&options).unwrap();
+        agent
+            .sign_up(&crate::SignUpRequest {
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                email: "limit@example.com".into(),
+                password: "correct horse battery staple".into(),
+                confirm_age: true,
+                server_url: Some(server.url.clone()),
+                key_mode: crate::KeyMode::Default,
+                private_key: None,
+            })
+            .unwrap();
+        Arc::new(agent)
+    }
+
+    fn backup_starter(agent: &Arc<Agent>) -> StartBackup {
+        let agent = Arc::clone(agent);
+        Box::new(move || agent.spawn_backup(|_| {}, |_| {}))
+    }
+
+    /// Polls `condition`; the deadline only bounds a failing test.
+    fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if condition() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    fn versions_of(agent: &Agent, file: &Path) -> Vec<u64> {
+        agent.file_versions(file.to_str().unwrap()).map(|v| v.iter().map(|v| v.size).collect()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_full_watch_limit_falls_back_to_scans_that_still_back_up_a_change() {
+        let server = coffer_testkit::TestServer::start();
+        let home = tempfile::tempdir().unwrap();
+        let data = home.path().join("Notes");
+        std::fs::create_dir(&data).unwrap();
+        let file = data.join("todo.txt");
+        std::fs::write(&file, b"buy milk").unwrap();
+        let agent = signed_up_agent(&server, &home.path().join("agent"));
+        agent.add_folder(data.to_str().unwrap()).unwrap();
+
+        let told = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&told);
+        let options = LoopOptions {
+            make_watcher: Box::new(|_| Ok(Box::new(ExhaustedWatcher) as Box<dyn Watcher>)),
+            max_watches: None,
+            fallback_scan: Duration::from_secs(1),
+            changed: Some(Box::new(move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })),
+        };
+        let _scheduler = Scheduler::start_with(Arc::clone(&agent), backup_starter(&agent), options);
+
+        assert!(
+            eventually(Duration::from_secs(10), || agent.scheduler_status().unwrap().watch.fallback_reason.is_some()),
+            "the status reports the fallback"
+        );
+        let watch = agent.scheduler_status().unwrap().watch;
+        assert!(!watch.active, "not watching");
+        assert_eq!(told.load(std::sync::atomic::Ordering::SeqCst), 1, "the shell is told once, so the window can say so");
+        assert_eq!(
+            watch.fallback_reason.as_deref(),
+            Some("There are more folders than this computer lets Coffer watch (on Linux, raise fs.inotify.max_user_watches).")
+        );
+        assert!(eventually(Duration::from_secs(30), || versions_of(&agent, &file) == [8]), "falling back backs up at once");
+
+        // No watcher runs: only the periodic scan can notice this change.
+        std::fs::write(&file, b"buy milk and bread").unwrap();
+        assert!(
+            eventually(Duration::from_secs(30), || versions_of(&agent, &file).contains(&18)),
+            "a periodic scan backed up the changed file (versions: {:?})",
+            versions_of(&agent, &file)
+        );
+        assert!(agent.scheduler_status().unwrap().watch.fallback_reason.is_some(), "still scanning, and still saying so");
+    }
+
+    #[test]
+    fn more_folders_than_the_watch_cap_means_scanning_and_fewer_means_watching() {
+        let server = coffer_testkit::TestServer::start();
+        let home = tempfile::tempdir().unwrap();
+        let data = home.path().join("Projects");
+        for i in 0..12 {
+            std::fs::create_dir_all(data.join(format!("p{i}/src"))).unwrap();
+        }
+        std::fs::write(data.join("p0/src/main.rs"), b"fn main() {}").unwrap();
+        let agent = signed_up_agent(&server, &home.path().join("agent"));
+        agent.add_folder(data.to_str().unwrap()).unwrap();
+
+        // 25 folders (Projects, 12 projects, 12 src), 10 allowed: the real
+        // watcher is never asked for more.
+        let capped = LoopOptions { max_watches: Some(10), ..LoopOptions::from_env() };
+        let scheduler = Scheduler::start_with(Arc::clone(&agent), backup_starter(&agent), capped);
+        assert!(eventually(Duration::from_secs(10), || agent.scheduler_status().unwrap().watch.fallback_reason.is_some()));
+        assert_eq!(
+            agent.scheduler_status().unwrap().watch.fallback_reason.as_deref(),
+            Some("There are more folders than Coffer may watch (COFFER_MAX_WATCHES=10).")
+        );
+        drop(scheduler);
+
+        let roomy = LoopOptions { max_watches: Some(25), ..LoopOptions::from_env() };
+        let _scheduler = Scheduler::start_with(Arc::clone(&agent), backup_starter(&agent), roomy);
+        assert!(
+            eventually(Duration::from_secs(10), || {
+                let watch = agent.scheduler_status().unwrap().watch;
+                watch.active && watch.fallback_reason.is_none()
+            }),
+            "exactly as many folders as allowed: watching"
+        );
+    }
+
+    #[test]
+    fn watch_errors_say_what_to_do() {
+        let limit = watch_error(&notify::Error::new(notify::ErrorKind::MaxFilesWatch));
+        assert!(limit.contains("fs.inotify.max_user_watches"), "{limit}");
+        let enospc = watch_error(&notify::Error::io(std::io::Error::from_raw_os_error(28)));
+        assert_eq!(enospc, limit, "a raw ENOSPC is the same limit");
+        #[cfg(target_os = "linux")]
+        assert!(watch_error(&notify::Error::io(std::io::Error::from_raw_os_error(24))).contains("max_user_instances"));
+        assert_eq!(watch_error(&notify::Error::path_not_found()), "A chosen folder no longer exists.");
     }
 
     #[test]
