@@ -14,7 +14,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 build_packages=(build-essential pkg-config file curl libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev
   libjavascriptcoregtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev
   gnome-keyring dbus dbus-x11 libsecret-tools fonts-dejavu-core at-spi2-core nodejs npm)
-test_packages=(xvfb xauth imagemagick webkit2gtk-driver keyutils chromium)
+test_packages=(xvfb xauth imagemagick webkit2gtk-driver keyutils chromium python3-venv)
 
 wanted=("${build_packages[@]}")
 [ "$profile" = test ] && wanted+=("${test_packages[@]}")
@@ -55,5 +55,14 @@ if [ "$profile" = test ]; then
   if ! command -v tauri-driver >/dev/null; then
     say "Installing tauri-driver (WebDriver for the app window)"
     cargo install tauri-driver --locked
+  fi
+  # schemathesis (PyPI) fuzzes the API from its OpenAPI document; it lives in
+  # its own venv, installed once (scripts/schemathesis.sh names the version).
+  venv=${COFFER_VENV:-$HOME/.cache/coffer-venv}
+  schemathesis_version=$(sed -n 's/^version=//p' scripts/schemathesis.sh)
+  if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_version"; then
+    say "Installing schemathesis $schemathesis_version into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "schemathesis==$schemathesis_version"
   fi
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets Coffer up and runs every test: UI component tests and page flows
 # (headless Chromium), the Rust suites (engine, service, agent, CLI — with a
-# real keychain daemon), and the real app window over WebDriver under Xvfb.
+# real keychain daemon), the share page in headless Chromium, the API fuzzed by
+# schemathesis, and the real app window over WebDriver under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,12 @@ dbus-run-session -- bash -c '
   export COFFER_KEYCHAIN_SERVICE=coffer-test COFFER_TEST_REQUIRE_KEYCHAIN=1
   cargo test --workspace --no-fail-fast
 '
+
+step "Share links in headless Chromium against a real coffer-server"
+node --test tests/share-page/
+
+step "The API fuzzed from its OpenAPI document (schemathesis): no server errors"
+scripts/schemathesis.sh
 
 step "The real app window over WebDriver (Xvfb, tauri-driver)"
 tests/e2e/run.sh "$artifacts/e2e"

@@ -8,7 +8,8 @@ use coffer_client::{
     AccountInfo, Activity, Agent, DeviceInfo, ExcludedFile, ExclusionSettings, FileVersion, FolderUsage, ScheduleSettings,
     SchedulerStatus, SearchHit, TreeEntry, VerifyReport, Profile, ProfileUpdate, PasswordChange, SessionRecord,
     CommunicationPreferences, PolicyInfo, ExportResult, DeletionScheduled, KeyMode, KeyStatus, KeyStrength, TotpSetup, RetentionSettings, RetentionOutcome, AppStatus, Dashboard, Error, ErrorKind, FolderInfo, RestoreRequest, RestoreSummary,
-    SignInRequest, SignUpRequest, SignUpResult, SnapshotInfo,
+    SignInRequest, SignUpRequest, SignUpResult, SnapshotInfo, CleanupWaiting, ConfirmationStatus, HeldDeletion,
+    AppConnected, ConnectAppRequest, ConnectedApp, ShareCreated, ShareInfo, ShareRequest,
 };
 use tauri::{AppHandle, Emitter, State};
 
@@ -42,6 +43,14 @@ pub async fn sign_up(app: AppHandle, agent: AgentState<'_>, request: SignUpReque
 #[tauri::command]
 pub async fn sign_in(app: AppHandle, agent: AgentState<'_>, request: SignInRequest) -> Result<AccountInfo, Error> {
     let account = blocking(&agent, move |a| a.sign_in(&request)).await?;
+    tray::refresh(&app);
+    Ok(account)
+}
+
+/// Cancels a scheduled account deletion, then signs in with the same request.
+#[tauri::command]
+pub async fn restore_account(app: AppHandle, agent: AgentState<'_>, request: SignInRequest) -> Result<AccountInfo, Error> {
+    let account = blocking(&agent, move |a| a.restore_account(&request)).await?;
     tray::refresh(&app);
     Ok(account)
 }
@@ -89,8 +98,57 @@ pub async fn restore(app: AppHandle, agent: AgentState<'_>, request: RestoreRequ
     })
     .await?;
     let _ = app.emit("restore-finished", &summary);
-    crate::notify(&app, "Restore finished", &format!("{} files restored into {}", summary.files, summary.target));
+    crate::notices::restore_finished(&app, &summary);
     Ok(summary)
+}
+
+/// Shares a file or folder as it was in a backup; progress arrives as
+/// `share-progress` events (at most ten a second). The answer carries the
+/// full link, once (docs/ipc.md, *Secrets*).
+#[tauri::command]
+pub async fn share(app: AppHandle, agent: AgentState<'_>, request: ShareRequest) -> Result<ShareCreated, Error> {
+    blocking(&agent, move |a| {
+        let mut last_emit: Option<Instant> = None;
+        let (share, link) = a.share(&request, &mut |progress| {
+            let done = progress.files_done == progress.files_total;
+            if done || last_emit.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
+                last_emit = Some(Instant::now());
+                let _ = app.emit("share-progress", progress);
+            }
+        })?;
+        Ok(ShareCreated::shown_once(share, link))
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn shares(agent: AgentState<'_>) -> Result<Vec<ShareInfo>, Error> {
+    blocking(&agent, |a| a.shares()).await
+}
+
+#[tauri::command]
+pub async fn revoke_share(agent: AgentState<'_>, id: String) -> Result<Vec<ShareInfo>, Error> {
+    blocking(&agent, move |a| a.revoke_share(&id)).await
+}
+
+#[tauri::command]
+pub async fn connected_apps(agent: AgentState<'_>) -> Result<Vec<ConnectedApp>, Error> {
+    blocking(&agent, |a| a.connected_apps()).await
+}
+
+/// Connects an app; the answer carries its token, once.
+#[tauri::command]
+pub async fn connect_app(agent: AgentState<'_>, request: ConnectAppRequest) -> Result<AppConnected, Error> {
+    blocking(&agent, move |a| {
+        let (app, token) = a.connect_app(&request.name, &request.scopes, request.expires_in_days)?;
+        Ok(AppConnected::shown_once(app, token))
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn revoke_app(agent: AgentState<'_>, id: String) -> Result<Vec<ConnectedApp>, Error> {
+    blocking(&agent, move |a| a.revoke_app(&id)).await
 }
 
 #[tauri::command]
@@ -167,16 +225,12 @@ pub fn scheduler_changed(app: &AppHandle, status: &SchedulerStatus) {
 
 #[tauri::command]
 pub fn autostart(app: AppHandle) -> Result<bool, Error> {
-    use tauri_plugin_autostart::ManagerExt;
-    app.autolaunch().is_enabled().map_err(|e| Error::new(ErrorKind::Io, format!("cannot read the start-at-login setting: {e}")))
+    crate::autostart::is_enabled(&app)
 }
 
 #[tauri::command]
 pub fn set_autostart(app: AppHandle, enabled: bool) -> Result<bool, Error> {
-    use tauri_plugin_autostart::ManagerExt;
-    let launcher = app.autolaunch();
-    let result = if enabled { launcher.enable() } else { launcher.disable() };
-    result.map_err(|e| Error::new(ErrorKind::Io, format!("cannot change the start-at-login setting: {e}")))?;
+    crate::autostart::set_enabled(&app, enabled)?;
     Ok(enabled)
 }
 
@@ -302,7 +356,13 @@ pub async fn switch_key_mode(app: AppHandle, agent: AgentState<'_>, to: KeyMode,
         KeyMode::Private => {
             let key = key.unwrap_or_default();
             let (begin_key, begin_password) = (key.clone(), password.clone());
-            let code = blocking(&agent, move |a| a.begin_key_switch(&begin_key, &begin_password)).await?;
+            // The switch ends by deleting the old copies: a missing two-factor
+            // confirmation is reported now, not after the upload.
+            let code = blocking(&agent, move |a| {
+                a.ensure_confirmed(&begin_password)?;
+                a.begin_key_switch(&begin_key, &begin_password)
+            })
+            .await?;
             let agent = Arc::clone(&agent);
             std::thread::Builder::new()
                 .name("coffer-key-switch".into())
@@ -372,7 +432,12 @@ pub async fn save_text_file(path: String, text: String) -> Result<(), Error> {
 /// begin again with a new key. Returns the new recovery code for a private key.
 #[tauri::command]
 pub async fn start_over(app: AppHandle, agent: AgentState<'_>, new_key: Option<String>, password: String) -> Result<Option<String>, Error> {
-    let code = blocking(&agent, move |a| a.start_over(new_key.as_deref(), &password)).await?;
+    // Confirmed before anything changes, so a missing two-factor code stops it here.
+    let code = blocking(&agent, move |a| {
+        a.ensure_confirmed(&password)?;
+        a.start_over(new_key.as_deref(), &password)
+    })
+    .await?;
     tray::refresh(&app);
     Ok(code)
 }
@@ -392,6 +457,28 @@ pub async fn apply_retention(agent: AgentState<'_>, preview: bool, confirm_large
     blocking(&agent, move |a| a.apply_retention(preview, confirm_large)).await
 }
 
+/// "Confirm it's you": the password (and two-factor code) for deleting.
+/// The grant stays in the agent; only its expiry comes back.
+#[tauri::command]
+pub async fn confirm_identity(agent: AgentState<'_>, password: String, totp_code: Option<String>) -> Result<ConfirmationStatus, Error> {
+    blocking(&agent, move |a| a.confirm_identity(&password, totp_code.as_deref())).await
+}
+
+#[tauri::command]
+pub async fn held_deletions(agent: AgentState<'_>) -> Result<Vec<HeldDeletion>, Error> {
+    blocking(&agent, |a| a.held_deletions()).await
+}
+
+#[tauri::command]
+pub async fn cancel_held_deletion(agent: AgentState<'_>, id: String) -> Result<Vec<HeldDeletion>, Error> {
+    blocking(&agent, move |a| a.cancel_held_deletion(&id)).await
+}
+
+#[tauri::command]
+pub async fn cleanup_waiting(agent: AgentState<'_>) -> Result<Option<CleanupWaiting>, Error> {
+    blocking(&agent, |a| a.cleanup_waiting()).await
+}
+
 #[tauri::command]
 pub async fn activity(agent: AgentState<'_>) -> Result<Activity, Error> {
     blocking(&agent, |a| a.activity()).await
@@ -408,11 +495,16 @@ pub fn backup_now(app: AppHandle, agent: AgentState<'_>) -> Result<(), Error> {
 pub fn start_backup(app: &AppHandle, agent: &Arc<Agent>) -> Result<(), Error> {
     let (events, finished) = (app.clone(), app.clone());
     let mut last_emit: Option<Instant> = None;
+    let mut last_phase = None;
     agent.spawn_backup(
         move |progress| {
-            let due = last_emit.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
-            if due || progress.phase == coffer_client::BackupPhase::Done {
+            // A new phase always goes out: the next event may be many
+            // seconds away (packs uploading), and the window and tray would
+            // show the old phase until then.
+            let due = last_emit.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) || last_phase != Some(progress.phase);
+            if due {
                 last_emit = Some(Instant::now());
+                last_phase = Some(progress.phase);
                 let _ = events.emit("backup-progress", progress);
                 tray::show_progress(&events, Some(progress));
             }
@@ -421,12 +513,13 @@ pub fn start_backup(app: &AppHandle, agent: &Arc<Agent>) -> Result<(), Error> {
             tray::show_progress(&finished, None);
             match result {
                 Ok(report) => {
+                    crate::notices::backup_succeeded(&finished);
                     let _ = finished.emit("backup-finished", &report);
                 }
                 Err(err) => {
                     tracing::warn!(kind = ?err.kind, "backup failed: {}", err.message);
                     tray::show_error(&finished, &err.message);
-                    crate::notify(&finished, "Backup failed", &err.message);
+                    crate::notices::backup_failed(&finished, &err.message);
                     let _ = finished.emit("backup-failed", &err);
                 }
             }

@@ -1,7 +1,10 @@
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod autostart;
 mod commands;
+mod diagnostics;
+mod notices;
 mod tray;
 
 use std::sync::Arc;
@@ -17,8 +20,10 @@ fn main() {
     tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| show_main_window(app)))
         .plugin(tauri_plugin_dialog::init())
+        // Only `mailto:` links may be opened (capabilities/default.json): "Email it".
+        .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
-        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec!["--minimized"])))
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec![autostart::MINIMIZED])))
         .setup(|app| {
             let config_dir = match std::env::var_os("COFFER_CONFIG_DIR") {
                 Some(dir) if !dir.is_empty() => dir.into(),
@@ -40,13 +45,23 @@ fn main() {
             let agent = Arc::new(agent);
             app.manage(Arc::clone(&agent));
             tray::install(app.handle())?;
+            notices::install(app.handle());
             // Continuous and scheduled backups run as long as Coffer does.
             let (handle, for_scheduler) = (app.handle().clone(), Arc::clone(&agent));
-            let scheduler =
-                Scheduler::start(Arc::clone(&agent), Box::new(move || commands::start_backup(&handle, &for_scheduler)));
+            let (status_handle, for_status) = (app.handle().clone(), Arc::clone(&agent));
+            let scheduler = Scheduler::start_reporting(
+                Arc::clone(&agent),
+                Box::new(move || commands::start_backup(&handle, &for_scheduler)),
+                // Watching fell back to scans (or works again): the Schedule screen says so.
+                Box::new(move || {
+                    if let Ok(status) = for_status.scheduler_status() {
+                        commands::scheduler_changed(&status_handle, &status);
+                    }
+                }),
+            );
             app.manage(scheduler);
             // Started at login: stay in the tray until the person opens the window.
-            if std::env::args().any(|a| a == "--minimized") {
+            if std::env::args().any(|a| a == autostart::MINIMIZED) {
                 if let Some(window) = app.get_webview_window("main") {
                     let _ = window.hide();
                 }
@@ -64,6 +79,7 @@ fn main() {
             commands::app_status,
             commands::sign_up,
             commands::sign_in,
+            commands::restore_account,
             commands::sign_out,
             commands::dashboard,
             commands::add_folder,
@@ -106,6 +122,10 @@ fn main() {
             commands::retention,
             commands::set_retention,
             commands::apply_retention,
+            commands::confirm_identity,
+            commands::held_deletions,
+            commands::cancel_held_deletion,
+            commands::cleanup_waiting,
             commands::folder_usage,
             commands::exclusions,
             commands::set_exclusions,
@@ -116,17 +136,16 @@ fn main() {
             commands::resume_backups,
             commands::autostart,
             commands::set_autostart,
+            commands::share,
+            commands::shares,
+            commands::revoke_share,
+            commands::connected_apps,
+            commands::connect_app,
+            commands::revoke_app,
+            diagnostics::diagnostics_tray, diagnostics::diagnostics_tray_menu, diagnostics::diagnostics_window, diagnostics::diagnostics_close_window, diagnostics::diagnostics_notices,
         ])
         .run(tauri::generate_context!())
         .expect("Coffer could not start its window");
-}
-
-/// A desktop notification; failures (no notification daemon) only go to the log.
-pub(crate) fn notify(app: &tauri::AppHandle, title: &str, body: &str) {
-    use tauri_plugin_notification::NotificationExt;
-    if let Err(err) = app.notification().builder().title(title).body(body).show() {
-        tracing::info!("no desktop notification shown: {err}");
-    }
 }
 
 pub(crate) fn show_main_window(app: &tauri::AppHandle) {

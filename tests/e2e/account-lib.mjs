@@ -1,6 +1,6 @@
 // Helpers for account.e2e.mjs: the service's HTTP API from node, its mail
-// outbox, RFC 6238 codes, a device's keychain entries and the native save
-// dialog (driven through X, since WebDriver cannot reach it).
+// outbox, RFC 6238 codes and a device's keychain entries. (Exports go to a
+// typed path, so no native dialog needs driving.)
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -184,81 +184,4 @@ export function formatBytes(bytes) {
   const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
   const text = digits > 0 ? value.toFixed(digits).replace(/\.?0+$/, '') : value.toFixed(0);
   return `${text} ${UNITS[unit]}`;
-}
-
-// ---------------------------------------------------------------- the native save dialog
-
-/**
- * The GTK "Save as" dialog is a native window WebDriver cannot reach. This
- * finds it among the X server's top-level windows (there is no window
- * manager under Xvfb), gives it the keyboard focus, selects the suggested
- * name, types `file` (a full path) and presses Return, through XTEST (libxdo).
- */
-const SAVE_DIALOG = String.raw`
-import ctypes, sys, time
-title, target, timeout = sys.argv[1].encode(), sys.argv[2].encode(), float(sys.argv[3])
-X = ctypes.CDLL('libX11.so.6')
-xdo = ctypes.CDLL('libxdo.so.3')
-W = ctypes.c_ulong
-X.XOpenDisplay.restype = ctypes.c_void_p
-X.XOpenDisplay.argtypes = [ctypes.c_char_p]
-X.XDefaultRootWindow.restype = W
-X.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-X.XQueryTree.argtypes = [ctypes.c_void_p, W, ctypes.POINTER(W), ctypes.POINTER(W), ctypes.POINTER(ctypes.POINTER(W)), ctypes.POINTER(ctypes.c_uint)]
-X.XFetchName.argtypes = [ctypes.c_void_p, W, ctypes.POINTER(ctypes.c_char_p)]
-X.XSetInputFocus.argtypes = [ctypes.c_void_p, W, ctypes.c_int, W]
-X.XRaiseWindow.argtypes = [ctypes.c_void_p, W]
-X.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
-class Attrs(ctypes.Structure):
-    _fields_ = [('x', ctypes.c_int), ('y', ctypes.c_int), ('width', ctypes.c_int), ('height', ctypes.c_int),
-                ('border_width', ctypes.c_int), ('depth', ctypes.c_int), ('visual', ctypes.c_void_p), ('root', W),
-                ('c_class', ctypes.c_int), ('bit_gravity', ctypes.c_int), ('win_gravity', ctypes.c_int),
-                ('backing_store', ctypes.c_int), ('backing_planes', ctypes.c_ulong), ('backing_pixel', ctypes.c_ulong),
-                ('save_under', ctypes.c_int), ('colormap', W), ('map_installed', ctypes.c_int), ('map_state', ctypes.c_int),
-                ('all_event_masks', ctypes.c_long), ('your_event_mask', ctypes.c_long), ('do_not_propagate_mask', ctypes.c_long),
-                ('override_redirect', ctypes.c_int), ('screen', ctypes.c_void_p)]
-X.XGetWindowAttributes.argtypes = [ctypes.c_void_p, W, ctypes.POINTER(Attrs)]
-xdo.xdo_new.restype = ctypes.c_void_p
-xdo.xdo_new.argtypes = [ctypes.c_char_p]
-xdo.xdo_enter_text_window.argtypes = [ctypes.c_void_p, W, ctypes.c_char_p, ctypes.c_uint]
-xdo.xdo_send_keysequence_window.argtypes = [ctypes.c_void_p, W, ctypes.c_char_p, ctypes.c_uint]
-d = X.XOpenDisplay(None)
-if not d: sys.exit('cannot open the X display')
-def find(win):
-    name = ctypes.c_char_p()
-    if X.XFetchName(d, win, ctypes.byref(name)) and name.value == title:
-        a = Attrs()
-        X.XGetWindowAttributes(d, win, ctypes.byref(a))
-        if a.map_state == 2: return win
-    root, parent, children, n = W(), W(), ctypes.POINTER(W)(), ctypes.c_uint()
-    if not X.XQueryTree(d, win, ctypes.byref(root), ctypes.byref(parent), ctypes.byref(children), ctypes.byref(n)): return None
-    for i in range(n.value):
-        hit = find(children[i])
-        if hit: return hit
-    return None
-deadline = time.time() + timeout
-win = None
-while win is None:
-    win = find(X.XDefaultRootWindow(d))
-    if win is None:
-        if time.time() > deadline: sys.exit('no mapped window titled %r appeared' % title.decode())
-        time.sleep(0.2)
-time.sleep(1.5)  # let GTK fill in the dialog and focus the name field
-X.XRaiseWindow(d, win)
-X.XSetInputFocus(d, win, 2, 0)
-X.XSync(d, 0)
-time.sleep(0.3)
-x = xdo.xdo_new(None)
-xdo.xdo_send_keysequence_window(x, 0, b'ctrl+a', 12000)
-xdo.xdo_enter_text_window(x, 0, target, 12000)
-time.sleep(0.3)
-xdo.xdo_send_keysequence_window(x, 0, b'Return', 12000)
-print('typed into window %d' % win)
-`;
-
-/** Answers the open native save dialog (titled `title`) with the full path `file`. */
-export function answerSaveDialog(file, { title = 'Save as', timeout = 20 } = {}) {
-  const run = spawnSync('python3', ['-c', SAVE_DIALOG, title, file, String(timeout)], { encoding: 'utf8', timeout: (timeout + 20) * 1000 });
-  if (run.status !== 0) throw new Error(`could not answer the "${title}" dialog: ${run.stderr || run.error}`);
-  return run.stdout.trim();
 }

@@ -7,8 +7,9 @@
 // would: sign up and confirm the email, accept the policy, correct her
 // details (kept across a restart), change her email, choose her mail, manage
 // sessions and her password, turn on two-step sign-in, sign in on a second
-// computer, sign out everywhere, see her quota, export her data and delete
-// the account. A second service with no storage shows "storage full".
+// computer, sign out everywhere, see her quota, export her data to a typed
+// path, delete the account and restore it from the sign-in screen. A second
+// service with no storage shows "storage full".
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -18,7 +19,6 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { app, artifacts, device, launch, pictureOnFailure, server, work, writeFiles } from './lib.mjs';
 import {
-  answerSaveDialog,
   api,
   appToken,
   base32Encode,
@@ -90,8 +90,25 @@ async function untilValue(selector, expected, message) {
     .catch(() => assert.fail(`${message}: ${selector} shows ${JSON.stringify(last)}, not ${JSON.stringify(expected)}`));
 }
 
-/** The state pill beside the email on Settings → Account. */
-const emailState = () => w.untilText('#settings-account .email-state', (t) => t.length > 0, 20000, 'the email state is shown');
+/** The email's state on Settings → Account: confirmed, unconfirmed or pending. */
+const emailState = async () => (await w.el('#profile-email-state', 20000)).getAttribute('data-state');
+
+async function untilEmailState(expected, message) {
+  let last;
+  await w
+    .until(async () => (last = await (await w.browser.$('#profile-email-state')).getAttribute('data-state')) === expected, 20000)
+    .catch(() => assert.fail(`${message}: the email state is ${JSON.stringify(last)}, not ${JSON.stringify(expected)}`));
+}
+
+/** The sidebar's name and email (the email may wrap after its local part). */
+const sidebarAccount = async () =>
+  w.browser.execute(() => ({
+    name: document.querySelector('#sidebar-name')?.textContent?.trim() ?? '',
+    email: document.querySelector('#sidebar-email')?.textContent?.replace(/\s+/g, '') ?? '',
+  }));
+
+/** A purge time as the service's mail and the app name the day: "December 8, 2026" (UTC). */
+const serviceDay = (ms) => new Date(ms).toLocaleDateString('en-US', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
 
 test('sign up: the mailed link confirms the email; the published policy is shown and accepting it is kept', () =>
   pictureOnFailure(() => w, 'account-signup', async () => {
@@ -107,7 +124,8 @@ test('sign up: the mailed link confirms the email; the published policy is shown
 
     // Not confirmed yet, in the app and at the service.
     await settings('account');
-    assert.match(await emailState(), /not confirmed/i, 'before the link is opened the app says the email is not confirmed');
+    assert.equal(await emailState(), 'unconfirmed', 'before the link is opened the app says the email is not confirmed');
+    assert.match(await w.text('#profile-email-state'), /not confirmed/i);
     assert.equal((await serviceAccount(main)).email_verified, false);
     await picture('account-unconfirmed');
 
@@ -117,7 +135,7 @@ test('sign up: the mailed link confirms the email; the published policy is shown
     assert.equal((await api('GET', link)).status, 400, 'the link works once');
 
     await reopen('account');
-    await w.untilText('#settings-account .email-state', (t) => /^confirmed$/i.test(t.trim()), 20000, 'the app shows the email confirmed');
+    await untilEmailState('confirmed', 'the app shows the email confirmed');
 
     // The policy: a banner asks to read it; Privacy shows the text, date and the accept button.
     await w.click('#nav-dashboard');
@@ -145,6 +163,7 @@ test('Settings → Account: corrected name and address are kept by the service a
     for (const [part, text] of Object.entries(ADDRESS)) await w.type(`#profile-${part.replace('_', '-')}`, text);
     await w.click('#profile-save');
     await w.untilText('#profile-saved', 'Saved.', 20000, 'the details were saved');
+    await w.until(async () => (await sidebarAccount()).name === 'Grace Hopper', 20000, 'the sidebar shows the corrected name at once');
     const stored = await serviceAccount(main);
     assert.equal(stored.last_name, 'Hopper', 'the service holds the corrected last name');
     assert.deepEqual(stored.address, ADDRESS, 'the service holds the postal address');
@@ -173,7 +192,8 @@ test('Settings → Account: corrected name and address are kept by the service a
     await w.type('#profile-email', NEW_EMAIL);
     await w.click('#profile-save');
     await w.untilText('#profile-saved', (t) => t.includes(NEW_EMAIL), 20000, 'the app says a link was sent to the new address');
-    assert.match(await emailState(), /waiting for confirmation/i);
+    assert.equal(await emailState(), 'pending');
+    assert.match(await w.text('#profile-email-state'), /waiting for confirmation/i);
     await picture('account-email-pending', '#profile-email');
     let account = await serviceAccount(main);
     assert.equal(account.pending_email, NEW_EMAIL, 'the service holds the new email as pending');
@@ -186,7 +206,9 @@ test('Settings → Account: corrected name and address are kept by the service a
     state.email = NEW_EMAIL;
     await reopen('account');
     await untilValue('#profile-email', NEW_EMAIL, 'the app shows the new email');
-    await w.untilText('#settings-account .email-state', (t) => /^confirmed$/i.test(t.trim()), 20000, 'the new email is shown confirmed');
+    await untilEmailState('confirmed', 'the new email is shown confirmed');
+    await w.until(async () => (await sidebarAccount()).email === NEW_EMAIL, 20000, 'the sidebar shows the new email without a restart');
+    await picture('sidebar-new-email', '#profile-email');
   }));
 
 test('Settings → Communication: all off by default; one turned on gets the operator\'s mail; one-click unsubscribe turns it off', () =>
@@ -254,10 +276,13 @@ test('Settings → Devices & sessions lists this session by device name; revokin
     assert.ok(text.includes(os.hostname()) && /This device/.test(text), `this session is listed with its device name and marked (${text})`);
     await w.el(`#session-list li[data-session="${phone.json.session_id}"]`);
     await w.el(`#session-list li[data-session="${tablet.json.session_id}"]`);
+    const order = await w.browser.execute(() => [...document.querySelectorAll('#session-list li')].map((li) => li.dataset.session));
+    assert.equal(order[0], current.session_id, `this session is listed first (${order})`);
+    assert.equal(await (await w.browser.$(`#session-list li[data-session="${current.session_id}"] [data-action="revoke"]`)).isExisting(), false, 'this session has no Sign out of its own');
     await picture('devices-three-sessions');
 
     // Revoke the phone: its token fails at once, the tablet's still works.
-    await w.click(`#session-list li[data-session="${phone.json.session_id}"] button`);
+    await w.click(`#session-list li[data-session="${phone.json.session_id}"] [data-action="revoke"]`);
     await w.browser
       .$(`#session-list li[data-session="${phone.json.session_id}"]`)
       .waitForExist({ reverse: true, timeout: 20000, timeoutMsg: 'the revoked session left the list' });
@@ -293,9 +318,19 @@ test('two-step sign-in: turned on in the app with a code from the shown key; a n
     assert.equal(totp(base32Encode(Buffer.from('12345678901234567890')), 1), '287082');
 
     await settings('account');
+    // Cancel goes back and turns nothing on.
+    await w.click('#totp-start');
+    await w.el('#totp-qr');
+    await w.click('#totp-cancel');
+    await w.el('#totp-start');
+    assert.equal((await serviceAccount(main)).totp_enabled, false);
     await w.click('#totp-start');
     const shown = (await w.text('#totp-secret')).replace(/[^A-Z2-7]/gi, '');
-    const url = new URL(await (await w.el('#totp a')).getAttribute('href'));
+    const url = new URL(await (await w.el('#totp-url')).getAttribute('href'));
+    const qr = await w.el('#totp-qr');
+    const qrSize = await qr.getSize();
+    assert.ok(qrSize.width >= 150 && qrSize.width === qrSize.height, `a square QR code big enough to scan is shown (${JSON.stringify(qrSize)})`);
+    assert.ok(Number(await qr.getAttribute('data-modules')) >= 29, 'the QR code holds the whole otpauth link (version 3 or more)');
     assert.equal(url.protocol, 'otpauth:');
     assert.equal(url.searchParams.get('secret'), shown, 'the typed key and the otpauth link hold the same secret');
     assert.ok(shown.length >= 16, `a secret of at least 80 bits is shown (${shown})`);
@@ -352,6 +387,8 @@ test('two-step sign-in: turned on in the app with a code from the shown key; a n
     await picture('sign-out-everywhere');
     await w.click('#sign-out-everywhere-confirm');
     await w.untilText('#welcome-notice', (t) => /signed out on every device/i.test(t), 20000, 'the app returns to Welcome and says why');
+    assert.equal(await (await w.browser.$('#signin-totp')).isExisting(), false, 'the sign-in form starts without the last sign-in\'s code field');
+    assert.equal(await value('#signin-email'), state.email, 'and with the email of the account that left');
     await picture('signed-out-everywhere');
     for (const [name, token] of [['this computer', secondToken], ['the first computer', mainToken], ['the tablet', state.tablet.access_token]]) {
       assert.equal((await api('GET', '/v1/account', { token })).status, 401, `${name}'s session ended`);
@@ -387,14 +424,14 @@ test('Dashboard shows used/total as the service counts it; export my data writes
     assert.equal(await w.text('#quota-total'), `used of ${formatBytes(quota.total)}`, `the Overview shows the quota (${quota.total} bytes)`);
     await picture('overview-quota');
 
-    // Export my data: the native save dialog, answered through X.
+    // Export my data to a typed path (the keyboard's way; "Choose…" opens the native dialog).
     await settings('privacy');
     const exportFile = path.join(work, 'exports', 'grace-export.json');
     fs.mkdirSync(path.dirname(exportFile), { recursive: true });
+    await w.type('#export-path', exportFile);
     await w.click('#export-data');
-    answerSaveDialog(exportFile);
-    await w.untilText('#export-result', (t) => t.includes(exportFile), 30000, 'the app says where the export was saved');
-    await picture('export-done', '#export-result');
+    await w.untilText('#export-row #export-result', (t) => t.includes(exportFile), 30000, 'the app says where the export was saved, in the export row');
+    await picture('export-done', '#export-row');
     const exported = JSON.parse(fs.readFileSync(exportFile, 'utf8'));
     assert.equal(exported.format, 'coffer-account-export/1');
     assert.equal(exported.account.email, NEW_EMAIL);
@@ -416,9 +453,10 @@ test('Dashboard shows used/total as the service counts it; export my data writes
     await w.untilText('#delete-password-error', (t) => t.length > 0, 20000, 'a wrong password is refused');
     assert.equal((await api('GET', '/v1/account', { token })).status, 200, 'after a wrong password the account is still there');
     await w.type('#delete-password', state.password);
+    const earliest = await w.text('#delete-purge-date');
     await picture('delete-dialog');
     await w.click('#delete-confirm');
-    await w.untilText('#welcome-notice', (t) => /purged on/i.test(t), 30000, 'the app returns to Welcome and says when the files are purged');
+    const notice = await w.untilText('#welcome-notice', (t) => /purged on/i.test(t), 30000, 'the app returns to Welcome and says when the files are purged');
     await picture('deleted');
     assert.equal((await api('GET', '/v1/account', { token })).status, 401, 'the session fails at once');
     assert.equal(keychain(second)['session-token'], undefined, 'the keychain no longer holds a session');
@@ -426,15 +464,31 @@ test('Dashboard shows used/total as the service counts it; export my data writes
     assert.equal(signIn.status, 403);
     assert.equal(signIn.json.error.code, 'account_deleted', 'the service reports the deletion scheduled');
     assert.ok(signIn.json.error.purge_at > Date.now(), 'with a purge date in the future');
+    const purgeDay = serviceDay(signIn.json.error.purge_at);
+    assert.ok(notice.includes(`purged on ${purgeDay}.`), `the notice names the service's day, ${purgeDay} (${notice})`);
+    assert.equal(earliest, purgeDay, 'the dialog\'s date is the one the service then chose (no holidays here)');
     await waitForMail({ to: NEW_EMAIL, subject: /will be deleted/i, seen: seenMail });
 
-    // Signing in again in the app says the account is scheduled for deletion.
+    // Signing in again in the app says the account is scheduled for deletion, until when, and offers to restore it.
+    assert.equal(await value('#signin-email'), state.email, 'the sign-in form has the email of the account that left');
     await w.type('#signin-password', state.password);
+    await w.click('#signin-submit');
+    const refused = await w.untilText('#account-deleted', (t) => t.length > 0, 30000, 'signing in to a deleted account is refused');
+    assert.match(refused, /scheduled for deletion/i, `the app says why (${refused})`);
+    assert.ok(refused.includes(purgeDay), `with the day, readable (${refused})`);
+    assert.doesNotMatch(refused, /\/v1\/|\d{4}-\d\d-\d\d/, 'no API route, no ISO date');
+    assert.equal(await (await w.browser.$('#welcome-notice')).isExisting(), false, 'the earlier notice is not left above it');
+    await picture('signin-deleted-account');
+
+    // Restore it in the app: the deletion is cancelled, then sign-in asks for the second step.
+    await w.click('#restore-account');
+    await w.el('#signin-totp', 30000);
+    assert.equal((await signInApi({ email: state.email, password: state.password, device: 'probe' })).json?.error?.code, 'totp_required', 'the service no longer reports the account deleted');
     await w.type('#signin-totp', state.recoveryCodes[1]);
     await w.click('#signin-submit');
-    const refused = await w.untilText('#error-banner', (t) => t.length > 0, 30000, 'signing in to a deleted account is refused');
-    assert.match(refused, /scheduled for deletion/i, `the app says why (${refused})`);
-    await picture('signin-deleted-account');
+    await w.el('#backup-status', 60000);
+    assert.equal((await serviceAccount(second)).email, NEW_EMAIL, 'the restored account works again');
+    await picture('restored-account');
     await closeWindow();
   }));
 
@@ -470,6 +524,12 @@ test('a full account: the backup fails with "storage full" and the Overview says
       await w.click('#nav-dashboard');
       const error = await w.untilText('#backup-error', (t) => t.length > 0, 60000, 'the Overview shows the failed backup');
       assert.match(error, /storage|quota|full/i, `the error says the storage is full (${error})`);
+      assert.match(await w.text('#backup-error'), /^Storage full/, 'with its own title');
+      assert.doesNotMatch(error, /quota is exceeded/, 'and advice rather than the service\'s text');
+      assert.equal(await w.text('#backup-status'), 'Your storage is full');
+      assert.doesNotMatch(await w.text('#last-backup'), /earlier backups|·/, 'no earlier backups are promised, no stray separator');
+      assert.equal(await w.text('#quota-used'), 'No storage space', 'a 0-byte plan reads as no storage');
+      assert.doesNotMatch(await w.text('#quota'), /0 bytes/);
       await picture('storage-full');
       const signIn = await api('POST', '/v1/sessions', { base: url, body: { email: 'full@example.com', password: 'no room at all 2026' } });
       const listed = await api('GET', '/v1/repo/snapshots', { base: url, token: signIn.json.access_token });

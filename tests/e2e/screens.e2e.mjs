@@ -37,6 +37,10 @@ const SCREENS = [
   ['17-settings-privacy', 'Settings — Privacy', 'A new account asked to accept the published privacy policy; export and deletion below.'],
   ['18-settings-general', 'Settings — General', 'Start at login.'],
   ['19-unlock', 'Unlock', 'A private-key account after “Lock now” (or on a new device): the key or the recovery code.'],
+  ['20-share-dialog', 'Restore — share', 'Sharing a folder as it was in a backup: recipients, expiry, an optional password and download limit.'],
+  ['21-share-link', 'Restore — share link', 'The shared copy is uploaded: its full link, with the key, shown once to copy or mail.'],
+  ['22-settings-sharing', 'Settings — Sharing', 'Every share with its state, recipients, downloads and expiry; revoke.'],
+  ['23-settings-connected-apps', 'Settings — Connected apps', 'A new app token shown once, above the apps with access, their scopes and last use.'],
 ];
 const THEMES = [
   ['light', 'Adwaita', false],
@@ -165,6 +169,21 @@ for (const [theme, gtkTheme, dark] of THEMES) {
     await w.click(`#restore-tree li[data-path="${documents}"] button.name`);
     await w.el(`#restore-tree li[data-path="${budget}"]`, 20000);
     await shoot(theme, '08-restore', { scrollTo: '#restore-tree' });
+
+    // Share the Taxes folder of this backup: the terms, then the link, shown once.
+    await w.click(`#restore-tree li[data-path="${path.join(documents, 'Taxes')}"] .share`);
+    await w.el('#share-form', 20000);
+    await w.type('#share-recipients', 'bob@example.com, carol@example.com');
+    await w.type('#share-days', '14');
+    await w.click('#share-use-password');
+    await w.type('#share-password', 'receipts for bob');
+    await w.type('#share-password-repeat', 'receipts for bob');
+    await shoot(theme, '20-share-dialog', { spinners: false });
+    await w.click('#share-submit');
+    await w.el('#share-link-value', 60000);
+    await shoot(theme, '21-share-link', { spinners: false });
+    await w.click('#share-done');
+    await w.browser.$('#share-dialog').waitForExist({ reverse: true, timeout: 5000 });
     await w.click(`#restore-tree li[data-path="${budget}"] button.versions`);
     await w.untilText('#versions-dialog', (text) => /\b([2-9]|\d\d+) versions\b/.test(text), 20000, 'the versions of the budget');
     await shoot(theme, '09-restore-versions');
@@ -200,6 +219,21 @@ for (const [theme, gtkTheme, dark] of THEMES) {
       await w.browser.$(landmark).waitForExist({ timeout: 20000, timeoutMsg: `Settings → ${page} shows ${landmark}` });
       await shoot(theme, name);
     }
+
+    // Sharing lists the share just made; Connected apps shows a new token once above the list.
+    await w.click('#settings-tab-sharing');
+    await w.el('#share-list li', 20000);
+    await shoot(theme, '22-settings-sharing');
+    await w.click('#settings-tab-apps');
+    await w.el('#app-create', 20000);
+    await w.click('#app-create');
+    await w.type('#app-name', 'Photo frame (living room)');
+    await w.click('#app-scope-restore');
+    await w.click('#app-submit');
+    await w.el('#app-token-value', 20000);
+    await w.el('#app-list li', 20000);
+    await shoot(theme, '23-settings-connected-apps');
+    await w.click('#app-token-done');
 
     // Lock now → Unlock.
     await w.click('#settings-tab-encryption');

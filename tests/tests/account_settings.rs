@@ -1,6 +1,7 @@
 //! The account promises through the agent, against a real service on
 //! loopback: profile, password, sessions, communication preferences, the
-//! privacy policy, export and deletion, and silent token renewal.
+//! privacy policy, export, deletion and restoring a deleted account, and
+//! silent token renewal.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -178,8 +179,57 @@ fn export_holds_what_the_service_keeps_and_deletion_stops_access() {
     let err = agent
         .sign_in(&SignInRequest { email: "leaving@example.com".into(), password: PASSWORD.into(), server_url: None, totp_code: None })
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unauthorized);
+    assert_eq!(err.kind, ErrorKind::AccountDeleted);
     assert!(err.message.contains("deletion"), "{}", err.message);
+}
+
+const MONTHS: [&str; 12] =
+    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+/// The UTC calendar day (year, month 1–12, day) of Unix milliseconds (H. Hinnant's civil_from_days).
+fn utc_date(ms: i64) -> (i64, usize, i64) {
+    let z = ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month as usize, day)
+}
+
+#[test]
+fn a_deleted_account_says_until_when_and_is_restored_by_signing_in_again() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let agent = signed_up(&server, &home.path().join("agent"), "back@example.com");
+    let scheduled = agent.delete_account(PASSWORD, false).unwrap();
+    let request = |password: &str| SignInRequest {
+        email: "back@example.com".into(),
+        password: password.into(),
+        server_url: Some(server.url.clone()),
+        totp_code: None,
+    };
+
+    // Signing in says when the files go, as a day a person reads, without the service's API route.
+    let err = agent.sign_in(&request(PASSWORD)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::AccountDeleted);
+    let (year, month, day) = utc_date(scheduled.purge_at);
+    assert!(err.message.contains(&format!("{} {day}, {year}", MONTHS[month - 1])), "{}", err.message);
+    assert!(!err.message.contains("/v1/") && !err.message.contains(&format!("{year}-{month:02}-{day:02}")), "{}", err.message);
+
+    // A wrong password restores nothing.
+    assert_eq!(agent.restore_account(&request("not my password")).unwrap_err().kind, ErrorKind::InvalidCredentials);
+    assert_eq!(agent.sign_in(&request(PASSWORD)).unwrap_err().kind, ErrorKind::AccountDeleted, "still scheduled");
+
+    // Restoring cancels the deletion and signs this device in; the account works again.
+    let account = agent.restore_account(&request(PASSWORD)).unwrap();
+    assert_eq!(account.email, "back@example.com");
+    assert!(agent.status().signed_in);
+    assert_eq!(agent.profile().unwrap().email, "back@example.com");
+    agent.sign_out().unwrap();
+    agent.sign_in(&request(PASSWORD)).expect("an ordinary sign-in works again");
 }
 
 #[test]

@@ -4,32 +4,13 @@
 use std::fs;
 use std::path::Path;
 
-use coffer_client::{Agent, AgentOptions, EntryKind, ErrorKind, KeyMode, RestoreRequest, SignInRequest, SignUpRequest};
+use coffer_client::{EntryKind, ErrorKind, KeyMode, RestoreRequest, SignInRequest, SignUpRequest};
 use coffer_testkit::{dataset, TestServer};
 
+mod common;
+use common::{agent, restore_request, sign_in, sign_up};
+
 const PASSWORD: &str = "correct horse battery staple";
-
-fn agent(dir: &Path) -> Agent {
-    let mut options = AgentOptions::new(dir);
-    // These tests exercise the agent and the service; the OS keychain has its own test (cli crate).
-    options.use_keychain = false;
-    Agent::open(&options).expect("agent opens")
-}
-
-fn sign_up(agent: &Agent, server: &TestServer, email: &str) {
-    agent
-        .sign_up(&SignUpRequest {
-            first_name: "Ada".into(),
-            last_name: "Lovelace".into(),
-            email: email.into(),
-            password: PASSWORD.into(),
-            confirm_age: true,
-            server_url: Some(server.url.clone()),
-            key_mode: KeyMode::Default,
-            private_key: None,
-        })
-        .expect("sign-up succeeds");
-}
 
 #[test]
 fn second_backup_reads_only_the_changed_file_and_both_points_restore() {
@@ -41,7 +22,7 @@ fn second_backup_reads_only_the_changed_file_and_both_points_restore() {
     assert!(files.len() >= 10, "dataset too small to mean anything");
 
     let agent = agent(&home.path().join("agent"));
-    sign_up(&agent, &server, "ada@example.com");
+    sign_up(&agent, &server, "ada@example.com", PASSWORD);
     agent.add_folder(data.to_str().unwrap()).unwrap();
 
     let mut events = 0;
@@ -67,22 +48,12 @@ fn second_backup_reads_only_the_changed_file_and_both_points_restore() {
     assert_eq!(snapshots[0].id, second.snapshot_id, "newest first");
 
     let latest = home.path().join("restore-latest");
-    let summary = agent
-        .restore(
-            &RestoreRequest { snapshot_id: second.snapshot_id.clone(), paths: vec![], target: Some(latest.to_string_lossy().into()), conflict: Default::default() },
-            &mut |_| {},
-        )
-        .unwrap();
+    let summary = agent.restore(&restore_request(&second.snapshot_id, &latest), &mut |_| {}).unwrap();
     assert!(summary.skipped.is_empty());
     dataset::assert_same_tree(&data, &latest.join("Documents"));
 
     let older = home.path().join("restore-older");
-    agent
-        .restore(
-            &RestoreRequest { snapshot_id: first.snapshot_id[..10].to_owned(), paths: vec![], target: Some(older.to_string_lossy().into()), conflict: Default::default() },
-            &mut |_| {},
-        )
-        .unwrap();
+    agent.restore(&restore_request(&first.snapshot_id[..10], &older), &mut |_| {}).unwrap();
     dataset::assert_same_tree(&before, &older.join("Documents"));
 }
 
@@ -95,22 +66,17 @@ fn a_new_device_of_the_same_account_restores_and_another_account_sees_nothing() 
     dataset::write_tree(&data, 11, 15, 50_000);
 
     let laptop = agent(&home.path().join("laptop"));
-    sign_up(&laptop, &server, "grace@example.com");
+    sign_up(&laptop, &server, "grace@example.com", PASSWORD);
     laptop.add_folder(data.to_str().unwrap()).unwrap();
     laptop.backup_now(&mut |_| {}).unwrap();
 
-    let desktop = agent(&home.path().join("desktop"));
-    desktop
-        .sign_in(&SignInRequest { email: "grace@example.com".into(), password: PASSWORD.into(), server_url: Some(server.url.clone()), totp_code: None })
-        .unwrap();
+    let desktop = sign_in(&home.path().join("desktop"), &server, "grace@example.com", PASSWORD);
     let target = home.path().join("restored");
-    desktop
-        .restore(&RestoreRequest { snapshot_id: "latest".into(), paths: vec![], target: Some(target.to_string_lossy().into()), conflict: Default::default() }, &mut |_| {})
-        .unwrap();
+    desktop.restore(&restore_request("latest", &target), &mut |_| {}).unwrap();
     dataset::assert_same_tree(&data, &target.join("Photos"));
 
     let stranger = agent(&home.path().join("stranger"));
-    sign_up(&stranger, &server, "mallory@example.com");
+    sign_up(&stranger, &server, "mallory@example.com", PASSWORD);
     assert!(stranger.snapshots().unwrap().is_empty(), "another account's backups are invisible");
 }
 
@@ -120,7 +86,7 @@ fn signed_out_agents_refuse_and_wrong_passwords_say_so() {
     let home = tempfile::tempdir().unwrap();
     let agent = agent(home.path());
     assert_eq!(agent.snapshots().unwrap_err().kind, ErrorKind::NotSignedIn);
-    sign_up(&agent, &server, "alan@example.com");
+    sign_up(&agent, &server, "alan@example.com", PASSWORD);
     agent.sign_out().unwrap();
     assert_eq!(agent.snapshots().unwrap_err().kind, ErrorKind::NotSignedIn);
     let err = agent
@@ -185,7 +151,7 @@ fn the_restore_browser_lists_searches_and_shows_versions() {
     fs::write(data.join("reports/2026/q1.txt"), b"first draft").unwrap();
     fs::write(data.join("notes.md"), b"notes").unwrap();
     let agent = agent(&home.path().join("agent"));
-    sign_up(&agent, &server, "browse@example.com");
+    sign_up(&agent, &server, "browse@example.com", PASSWORD);
     agent.add_folder(data.to_str().unwrap()).unwrap();
     let first = agent.backup_now(&mut |_| {}).unwrap();
 
@@ -246,7 +212,7 @@ fn exclusions_shape_the_backup_and_restores_go_back_where_files_were() {
     fs::write(data.join("draft.tmp"), b"scratch").unwrap();
     fs::write(data.join("plan.md"), b"the plan").unwrap();
     let agent = agent(&home.path().join("agent"));
-    sign_up(&agent, &server, "exclude@example.com");
+    sign_up(&agent, &server, "exclude@example.com", PASSWORD);
     agent.add_folder(data.to_str().unwrap()).unwrap();
 
     let err = agent.set_exclusions(&ExclusionSettings { patterns: vec!["[broken".into()], max_file_size: None, presets: vec![] }).unwrap_err();
@@ -293,7 +259,7 @@ fn retention_forgets_old_versions_and_what_is_kept_still_restores() {
     // frees a small share and needs no confirmation.
     dataset::write_tree(&data.join("shared"), 3, 10, 50_000);
     let agent = agent(&home.path().join("agent"));
-    sign_up(&agent, &server, "retention@example.com");
+    sign_up(&agent, &server, "retention@example.com", PASSWORD);
     agent.add_folder(data.to_str().unwrap()).unwrap();
     for version in 0..4 {
         fs::write(data.join("doc.txt"), format!("version {version}")).unwrap();
@@ -307,14 +273,14 @@ fn retention_forgets_old_versions_and_what_is_kept_still_restores() {
     assert_eq!((preview.kept, preview.removed.len()), (2, 2));
     assert_eq!(agent.snapshots().unwrap().len(), 4, "a preview changes nothing");
 
+    // Deleting needs the person's confirmation (tests/tests/stolen_device.rs).
+    agent.confirm_identity(PASSWORD, None).unwrap();
     let applied = agent.apply_retention(false, false).unwrap();
     assert_eq!(applied.removed.len(), 2);
     let left = agent.snapshots().unwrap();
     assert_eq!(left.len(), 2);
     let target = home.path().join("restored");
-    agent
-        .restore(&RestoreRequest { snapshot_id: left[1].id.clone(), paths: vec![], target: Some(target.to_string_lossy().into()), conflict: Default::default() }, &mut |_| {})
-        .unwrap();
+    agent.restore(&restore_request(&left[1].id, &target), &mut |_| {}).unwrap();
     assert_eq!(fs::read_to_string(target.join("Versions/doc.txt")).unwrap(), "version 2");
     let (report, text) = agent.verify(true).unwrap();
     assert!(report.ok, "{text}");
@@ -328,7 +294,7 @@ fn a_full_storage_quota_fails_the_backup_clearly_and_nothing_half_done_is_listed
     fs::create_dir(&data).unwrap();
     dataset::write_tree(&data, 21, 30, 100_000);
     let agent = agent(&home.path().join("agent"));
-    sign_up(&agent, &server, "full@example.com");
+    sign_up(&agent, &server, "full@example.com", PASSWORD);
     agent.add_folder(data.to_str().unwrap()).unwrap();
     let err = agent.backup_now(&mut |_| {}).unwrap_err();
     assert_eq!(err.kind, ErrorKind::QuotaExceeded, "{}", err.message);
@@ -346,9 +312,12 @@ fn an_implausibly_large_prune_is_refused_without_confirmation_and_changes_nothin
     let data = home.path().join("Churn");
     fs::create_dir(&data).unwrap();
     let agent = agent(&home.path().join("agent"));
-    sign_up(&agent, &server, "churn@example.com");
+    sign_up(&agent, &server, "churn@example.com", PASSWORD);
     agent.add_folder(data.to_str().unwrap()).unwrap();
-    for version in 0..4u64 {
+    // Six versions, keep one: about five sixths of the data would go, well
+    // over the half that needs a confirmation. (With four versions the
+    // share sat near one half and the outcome depended on how packs filled.)
+    for version in 0..6u64 {
         // Every version replaces all the data.
         let _ = fs::remove_dir_all(&data);
         fs::create_dir(&data).unwrap();
@@ -357,10 +326,11 @@ fn an_implausibly_large_prune_is_refused_without_confirmation_and_changes_nothin
     }
     let keep_one = RetentionSettings { keep_last: 1, keep_hourly: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0, keep_yearly: 0, keep_within_days: None, automatic: false };
     agent.set_retention(&keep_one).unwrap();
+    agent.confirm_identity(PASSWORD, None).unwrap();
     let err = agent.apply_retention(false, false).unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidInput, "{}", err.message);
-    assert_eq!(agent.snapshots().unwrap().len(), 4, "a refused prune leaves every backup in place");
+    assert_eq!(agent.snapshots().unwrap().len(), 6, "a refused prune leaves every backup in place");
     let applied = agent.apply_retention(false, true).unwrap();
-    assert_eq!(applied.removed.len(), 3);
+    assert_eq!(applied.removed.len(), 5);
     assert_eq!(agent.snapshots().unwrap().len(), 1);
 }

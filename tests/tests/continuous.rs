@@ -5,25 +5,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use coffer_client::{Agent, AgentOptions, KeyMode, ScheduleMode, ScheduleSettings, Scheduler, SignUpRequest};
+use coffer_client::{Agent, ScheduleMode, ScheduleSettings, Scheduler};
 use coffer_testkit::TestServer;
 
+mod common;
+
+/// A signed-up agent, shared with the scheduler.
 fn agent(server: &TestServer, dir: &Path) -> Arc<Agent> {
-    let mut options = AgentOptions::new(dir);
-    options.use_keychain = false;
-    let agent = Agent::open(&options).unwrap();
-    agent
-        .sign_up(&SignUpRequest {
-            first_name: "Ada".into(),
-            last_name: "Lovelace".into(),
-            email: "watch@example.com".into(),
-            password: "correct horse battery staple".into(),
-            confirm_age: true,
-            server_url: Some(server.url.clone()),
-            key_mode: KeyMode::Default,
-            private_key: None,
-        })
-        .unwrap();
+    let agent = common::agent(dir);
+    common::sign_up(&agent, server, "watch@example.com", "correct horse battery staple");
     Arc::new(agent)
 }
 

@@ -4,67 +4,37 @@
 use std::fs;
 use std::path::Path;
 
-use coffer_client::{Agent, AgentOptions, ErrorKind, KeyMode, RestoreRequest, SignInRequest, SignUpRequest};
+use coffer_client::{Agent, ErrorKind, KeyMode, SignUpRequest};
 use coffer_testkit::{dataset, TestServer};
+
+mod common;
+use common::{agent, files_under, restore_request, sign_up, sign_up_request};
 
 const PASSWORD: &str = "account password 123";
 const KEY: &str = "violet tractor sings under moonlit harbor";
 const NEW_KEY: &str = "seven quiet otters juggle amber lanterns";
 
-fn agent(dir: &Path) -> Agent {
-    let mut options = AgentOptions::new(dir);
-    options.use_keychain = false;
-    Agent::open(&options).unwrap()
-}
-
 fn sign_up_private(agent: &Agent, server: &TestServer, email: &str, key: &str) -> coffer_client::Result<String> {
     agent
-        .sign_up(&SignUpRequest {
-            first_name: "Ada".into(),
-            last_name: "Lovelace".into(),
-            email: email.into(),
-            password: PASSWORD.into(),
-            confirm_age: true,
-            server_url: Some(server.url.clone()),
-            key_mode: KeyMode::Private,
-            private_key: Some(key.into()),
-        })
+        .sign_up(&SignUpRequest { key_mode: KeyMode::Private, private_key: Some(key.into()), ..sign_up_request(server, email, PASSWORD) })
         .map(|r| r.recovery_code.expect("a private key comes with a recovery code"))
 }
 
 fn sign_in(dir: &Path, server: &TestServer, email: &str) -> Agent {
-    let agent = agent(dir);
-    agent.sign_in(&SignInRequest { email: email.into(), password: PASSWORD.into(), server_url: Some(server.url.clone()), totp_code: None }).unwrap();
-    agent
+    common::sign_in(dir, server, email, PASSWORD)
 }
 
 fn restore_all(agent: &Agent, target: &Path) -> coffer_client::Result<coffer_client::RestoreSummary> {
-    agent.restore(
-        &RestoreRequest { snapshot_id: "latest".into(), paths: vec![], target: Some(target.to_string_lossy().into()), conflict: Default::default() },
-        &mut |_| {},
-    )
+    agent.restore(&restore_request("latest", target), &mut |_| {})
 }
 
-/// Every file under `dir`, recursively.
+/// Every file under `dir`, with its bytes.
 fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    for entry in walk(dir) {
+    for entry in files_under(dir) {
         out.push((entry.display().to_string(), fs::read(&entry).unwrap()));
     }
     out
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[test]
@@ -169,6 +139,7 @@ fn with_key_and_recovery_code_lost_the_person_can_start_over() {
     let phone = sign_in(&home.path().join("phone"), &server, "lost@example.com");
     phone.unlock(KEY, false).expect("a refused start-over deleted nothing");
 
+    // Starting over deletes every backup: the password confirms it's the person.
     let code = new_machine.start_over(Some(NEW_KEY), PASSWORD).unwrap();
     assert!(code.is_some(), "a new recovery code for the new key");
     assert!(!new_machine.status().locked);
@@ -183,33 +154,32 @@ fn with_key_and_recovery_code_lost_the_person_can_start_over() {
 
 // ---- Switching a default-key account to a private key ----
 
-fn sign_up_default(agent: &Agent, server: &TestServer, email: &str) {
-    agent
-        .sign_up(&SignUpRequest {
-            first_name: "Grace".into(),
-            last_name: "Hopper".into(),
-            email: email.into(),
-            password: PASSWORD.into(),
-            confirm_age: true,
-            server_url: Some(server.url.clone()),
-            key_mode: KeyMode::Default,
-            private_key: None,
-        })
-        .unwrap();
-}
-
 /// Every object the service stores for the account: (kind, id, size).
+/// The account's objects as files in the service's store, less those it
+/// holds as deleted: deletions are held for 7 days before the purge job
+/// removes them (tests/tests/stolen_device.rs, crates/server/tests/held_deletions.rs).
 fn stored_objects(server: &TestServer, account_id: &str) -> std::collections::BTreeSet<(String, String, u64)> {
+    let held = held_objects(server, account_id);
     let mut objects = std::collections::BTreeSet::new();
     let root = server.data_dir.join("objects").join(account_id);
     for kind in ["packs", "indexes", "snapshots"] {
         let Ok(entries) = fs::read_dir(root.join(kind)) else { continue };
         for entry in entries {
             let entry = entry.unwrap();
-            objects.insert((kind.to_owned(), entry.file_name().to_string_lossy().into_owned(), entry.metadata().unwrap().len()));
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !held.contains(&(kind.to_owned(), name.clone())) {
+                objects.insert((kind.to_owned(), name, entry.metadata().unwrap().len()));
+            }
         }
     }
     objects
+}
+
+/// The `(kind, id)` of the objects the service holds as deleted, waiting for the purge.
+fn held_objects(server: &TestServer, account_id: &str) -> std::collections::BTreeSet<(String, String)> {
+    let db = coffer_server::Db::open_read_only(&server.data_dir.join("coffer.db")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    runtime.block_on(db.held_object_ids(account_id.to_owned())).unwrap().into_iter().collect()
 }
 
 fn pack_bytes(objects: &std::collections::BTreeSet<(String, String, u64)>) -> u64 {
@@ -221,12 +191,7 @@ fn account_id(agent: &Agent) -> String {
 }
 
 fn restore_snapshot(agent: &Agent, id: &str, target: &Path) {
-    let summary = agent
-        .restore(
-            &RestoreRequest { snapshot_id: id.into(), paths: vec![], target: Some(target.to_string_lossy().into()), conflict: Default::default() },
-            &mut |_| {},
-        )
-        .unwrap();
+    let summary = agent.restore(&restore_request(id, target), &mut |_| {}).unwrap();
     assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
 }
 
@@ -246,7 +211,7 @@ fn default_account_with_three_backups(server: &TestServer, home: &Path, email: &
     let big: Vec<u8> = (0..3_500_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     fs::write(data.join("big.bin"), &big).unwrap();
     let agent = agent(&home.join("laptop"));
-    sign_up_default(&agent, server, email);
+    sign_up(&agent, server, email, PASSWORD);
     agent.add_folder(data.to_str().unwrap()).unwrap();
     let mut backups = Vec::new();
     for round in 0..3 {
@@ -342,6 +307,7 @@ fn switching_to_a_private_key_uploads_everything_again_and_deletes_the_old_objec
     let new_objects = stored_objects(&server, &account);
     let old_ids: std::collections::BTreeSet<_> = old_objects.iter().map(|(k, id, _)| (k.clone(), id.clone())).collect();
     assert!(new_objects.iter().all(|(k, id, _)| !old_ids.contains(&(k.clone(), id.clone()))), "an old object survived");
+    assert_eq!(held_objects(&server, &account), old_ids, "every old object is held for the purge, and nothing else");
     assert_eq!(new_objects.iter().filter(|(k, _, _)| k == "snapshots").count(), 3);
     let (old_size, new_size) = (pack_bytes(&old_objects), pack_bytes(&new_objects));
     assert!(new_size.abs_diff(old_size) < old_size / 20 + 16_384, "old packs {old_size} B, new {new_size} B");
@@ -373,7 +339,7 @@ fn a_wrong_password_or_a_weak_key_changes_nothing() {
     let data = home.path().join("Docs");
     dataset::write_tree(&data, 3, 6, 20_000);
     let laptop = agent(&home.path().join("laptop"));
-    sign_up_default(&laptop, &server, "careful@example.com");
+    sign_up(&laptop, &server, "careful@example.com", PASSWORD);
     laptop.add_folder(data.to_str().unwrap()).unwrap();
     laptop.backup_now(&mut |_| {}).unwrap();
     let account = account_id(&laptop);
@@ -407,7 +373,7 @@ fn an_account_without_backups_switches_at_once() {
     let server = TestServer::start();
     let home = tempfile::tempdir().unwrap();
     let laptop = agent(&home.path().join("laptop"));
-    sign_up_default(&laptop, &server, "fresh@example.com");
+    sign_up(&laptop, &server, "fresh@example.com", PASSWORD);
     let code = laptop.switch_to_private_key(NEW_KEY, PASSWORD, &mut |_| {}).unwrap();
     assert_eq!(laptop.key_status().unwrap().mode, KeyMode::Private);
     let data = home.path().join("Docs");

@@ -5,11 +5,17 @@ import { mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import type {
   AccountInfo,
+  AppScope,
+  ConnectAppRequest,
+  ConnectedApp,
+  ShareInfo,
+  ShareRequest,
   Activity,
   AppStatus,
   BackupProgress,
   BackupReport,
   BackupRun,
+  CleanupWaiting,
   CommunicationPreferences,
   Dashboard,
   DeviceInfo,
@@ -19,6 +25,7 @@ import type {
   FileVersion,
   FolderInfo,
   FolderUsage,
+  HeldDeletion,
   IpcError,
   KeyMode,
   KeyStatus,
@@ -69,6 +76,12 @@ export type MockOptions = {
   failing?: string[];
   /** Like the agent's scheduler: a folder just added is backed up right away (continuous mode). */
   autoBackup?: boolean;
+  /** Automatic cleanup found old versions (the rules keep the 5 newest) and waits for the person to confirm. */
+  cleanupWaiting?: boolean;
+  /** The account's storage plan in bytes (default 50 GB); a backup that does not fit fails with `quota_exceeded`. */
+  quotaBytes?: number;
+  /** Start with shares in every state and two connected apps (for pictures of the lists). */
+  sharingHistory?: boolean;
 };
 
 declare global {
@@ -98,6 +111,13 @@ const ADA: AccountInfo = { account_id: 'acc-1', first_name: 'Ada', last_name: 'L
 const state = {
   account: null as AccountInfo | null,
   password: '',
+  /** When the deleted account's files are purged (Unix ms, 00:00 UTC), while it can still be restored. */
+  deletedUntil: null as number | null,
+  /** Like the agent: deleting works until then after "Confirm it's you" (Unix ms). */
+  confirmedUntil: 0,
+  /** Deletions the service holds for 7 days, with the backups each took. */
+  held: [] as { deletion: HeldDeletion; snapshots: SnapshotInfo[] }[],
+  cleanupWaiting: Boolean(options.cleanupWaiting),
   keyMode: (options.keyMode ?? (options.locked ? 'private' : 'default')) as KeyMode,
   unlocked: !options.locked,
   remembered: false,
@@ -106,7 +126,7 @@ const state = {
   keySwitch: (options.keySwitchInterrupted ? SWITCH_KEY : null) as string | null,
   folders: [] as FolderInfo[],
   snapshots: [] as SnapshotInfo[],
-  quota: { used: 0, total: 50 * GB },
+  quota: { used: 0, total: options.quotaBytes ?? 50 * GB },
   running: null as BackupProgress | null,
   runs: [] as BackupRun[],
   schedule: {
@@ -137,16 +157,24 @@ const state = {
   } as PolicyInfo,
   autostart: false,
   savedFiles: {} as Record<string, string>,
-  retention: {
-    keep_last: 10,
-    keep_hourly: 24,
-    keep_daily: 30,
-    keep_weekly: 8,
-    keep_monthly: 12,
-    keep_yearly: 3,
-    keep_within_days: null,
-    automatic: true,
-  } as RetentionSettings,
+  shares: [] as ShareInfo[],
+  apps: [] as ConnectedApp[],
+  /** Full share links and app tokens handed out (only the creating answer carries them). */
+  secretsGiven: [] as string[],
+  /** URLs the person opened with "Email it". */
+  mailDrafts: [] as string[],
+  retention: (options.cleanupWaiting
+    ? { keep_last: 5, keep_hourly: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0, keep_yearly: 0, keep_within_days: null, automatic: true }
+    : {
+        keep_last: 10,
+        keep_hourly: 24,
+        keep_daily: 30,
+        keep_weekly: 8,
+        keep_monthly: 12,
+        keep_yearly: 3,
+        keep_within_days: null,
+        automatic: true,
+      }) as RetentionSettings,
 };
 
 function POLICY_TEXT(): string {
@@ -168,6 +196,24 @@ function POLICY_TEXT(): string {
   ].join('\n');
 }
 
+/** 00:00 UTC after the 10th business day from `from` (crates/server/src/calendar.rs). */
+function purgeDay(from: number): number {
+  const day = new Date(from);
+  day.setUTCHours(0, 0, 0, 0);
+  for (let left = 10; left > 0; ) {
+    day.setUTCDate(day.getUTCDate() + 1);
+    if (day.getUTCDay() !== 0 && day.getUTCDay() !== 6) left -= 1;
+  }
+  day.setUTCDate(day.getUTCDate() + 1);
+  return day.getTime();
+}
+
+/** What the agent says when signing in to a deleted account (crates/client/src/service.rs). */
+function deletedMessage(purgeAt: number): string {
+  const day = new Date(purgeAt).toLocaleDateString('en-US', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+  return `This account is scheduled for deletion: it and its stored files will be deleted for good on ${day}. Until then you can restore it.`;
+}
+
 function signIn(account: AccountInfo, password: string) {
   state.account = account;
   state.password = password;
@@ -180,9 +226,10 @@ function signIn(account: AccountInfo, password: string) {
     postal_address: null,
     totp_enabled: false,
   };
+  // The service lists sessions newest first: this device, signed in earlier, is not first.
   state.sessions = [
+    session('sess-2', 'ada-desktop', false, '192.0.2.44', NOW - DAY),
     session('sess-1', 'ada-laptop', true, '127.0.0.1', NOW - 2 * DAY),
-    session('sess-2', 'ada-desktop', false, '192.0.2.44', NOW - 9 * DAY),
     session('sess-3', 'ada-phone-backup', false, '198.51.100.7', NOW - 30 * DAY, NOW - 20 * DAY),
   ];
 }
@@ -250,11 +297,102 @@ if (options.backupRunning) {
   };
 }
 
+function hex(n: number): string {
+  let out = '';
+  for (let i = 0; i < n; i++) out += Math.floor(Math.random() * 16).toString(16);
+  return out;
+}
+
+function shareListing(): ShareInfo[] {
+  const now = Date.now();
+  for (const s of state.shares) {
+    if (s.state === 'active' && s.expires_at <= now) s.state = 'expired';
+  }
+  return [...state.shares].sort((a, b) => b.created_at - a.created_at);
+}
+
+/** Like the agent: restores the item from the backup, re-encrypts and uploads it with progress, then the link. */
+async function share(request: ShareRequest) {
+  requireAccount();
+  const snapshot = snapshotById(request.snapshot_id);
+  const map = index(snapshot);
+  const node = map.get(request.path);
+  if (!node) fail('not_found', `${request.path} is not in this backup`);
+  const bad = request.recipients.find((r) => !/^[^\s@]+@[^\s@]+$/.test(r));
+  if (bad) fail('invalid_input', `to: “${bad}” does not look like name@example.com`);
+  const files = node!.kind === 'dir' ? [...map.entries()].filter(([p, n]) => p.startsWith(`${request.path}/`) && n.kind === 'file') : [[request.path, node!] as const];
+  const bytesTotal = files.reduce((sum, [, n]) => sum + n.size, 0);
+  let bytes = 0;
+  for (let i = 0; i <= files.length; i++) {
+    await emit('share-progress', { files_done: i, files_total: files.length, bytes_done: bytes, bytes_total: bytesTotal });
+    if (i < files.length) bytes += files[i][1].size;
+    await sleep(Math.max(20, (options.stepMs ?? 120) / 2));
+  }
+  const info: ShareInfo = {
+    id: hex(32),
+    state: 'active',
+    created_at: Date.now(),
+    expires_at: Date.now() + (request.expires_in_days ?? 7) * DAY,
+    password: Boolean(request.password),
+    max_downloads: request.max_downloads ?? null,
+    downloads: 0,
+    recipients: request.recipients,
+    bytes: bytesTotal + 16 * (files.length + 1),
+    removed: false,
+  };
+  state.shares.push(info);
+  const link = `${SERVER}/s/${info.id}#${'Qm9iIHNoYXJlcyBhIGtleSB3aXRoIEFkYSBvbmNlLi4u'.slice(0, 43)}`;
+  state.secretsGiven.push(link);
+  return { share: info, link };
+}
+
+function connectApp(request: ConnectAppRequest) {
+  requireAccount();
+  if (!request.name.trim()) fail('invalid_input', 'name: give the app a name you will recognise');
+  if (request.scopes.length === 0) fail('invalid_input', 'scopes: choose at least one of restore, backup and account_read');
+  const app: ConnectedApp = {
+    id: hex(16),
+    name: request.name.trim(),
+    scopes: request.scopes,
+    created_at: Date.now(),
+    expires_at: Date.now() + (request.expires_in_days ?? 30) * DAY,
+    expired: false,
+    last_used_at: null,
+    last_used_ip: null,
+    uses: 0,
+  };
+  state.apps.unshift(app);
+  const token = `cfa_${hex(40)}`;
+  state.secretsGiven.push(token);
+  return { app, token };
+}
+
+if (options.sharingHistory) {
+  const scopes = (list: AppScope[]) => list;
+  state.shares = [
+    { id: hex(32), state: 'active', created_at: NOW - 2 * 3_600_000, expires_at: NOW + 7 * DAY, password: true, max_downloads: 5, downloads: 1, recipients: ['bob@example.com', 'carol@example.com'], bytes: 48_300_000, removed: false },
+    { id: hex(32), state: 'active', created_at: NOW - 3 * DAY, expires_at: NOW + 27 * DAY, password: false, max_downloads: null, downloads: 6, recipients: ['accountant@example.org'], bytes: 2_400_000, removed: false },
+    { id: hex(32), state: 'exhausted', created_at: NOW - 6 * DAY, expires_at: NOW + DAY, password: false, max_downloads: 1, downloads: 1, recipients: ['dan@example.net'], bytes: 812_000_000, removed: false },
+    { id: hex(32), state: 'expired', created_at: NOW - 12 * DAY, expires_at: NOW - 5 * DAY, password: false, max_downloads: null, downloads: 3, recipients: [], bytes: 0, removed: true },
+    { id: hex(32), state: 'revoked', created_at: NOW - 20 * DAY, expires_at: NOW - 13 * DAY, password: false, max_downloads: null, downloads: 0, recipients: [], bytes: 0, removed: true },
+  ];
+  state.apps = [
+    { id: hex(16), name: 'Photo frame (living room)', scopes: scopes(['restore']), created_at: NOW - 40 * DAY, expires_at: NOW + 325 * DAY, expired: false, last_used_at: NOW - 25 * 60_000, last_used_ip: '192.0.2.44', uses: 1_318 },
+    { id: hex(16), name: 'NAS nightly copy', scopes: scopes(['backup', 'account_read']), created_at: NOW - 9 * DAY, expires_at: NOW + 21 * DAY, expired: false, last_used_at: null, last_used_ip: null, uses: 0 },
+  ];
+}
+
 const calls: { cmd: string; args: unknown }[] = [];
 window.__cofferMock = { calls, state };
 
 function fail(type: ErrorKind, message: string): never {
   throw { type, message } satisfies IpcError;
+}
+
+/** Like the agent: jobs given the password confirm with it, unless two-factor sign-in also needs a code. */
+function requireConfirmation() {
+  if (state.profile?.totp_enabled && Date.now() >= state.confirmedUntil)
+    fail('confirmation_required', 'deleting backups needs your two-factor code too: confirm it\'s you with your password and code, then try again');
 }
 
 function requireAccount(): AccountInfo {
@@ -417,6 +555,12 @@ async function runBackup() {
     });
     done += files[i].size;
     await sleep(step);
+    if (state.quota.used + done > state.quota.total) {
+      state.running = null;
+      state.runs = [{ started_at: started, finished_at: null, status: 'failed', snapshot_id: null, files_total: files.length + 1, files_read: i, bytes_uploaded: 0, skipped: 0, error: 'the account storage quota is exceeded' }, ...state.runs];
+      await emit('backup-failed', { type: 'quota_exceeded', message: 'the account storage quota is exceeded' });
+      return;
+    }
   }
   await progress({ phase: 'finishing', files_done: files.length, files_total: files.length + 1, bytes_done: bytesTotal, bytes_total: bytesTotal, current_file: null, bytes_per_second: 0, eta_seconds: 0, skipped: 1 });
   await sleep(step);
@@ -490,7 +634,27 @@ function applyRetention(preview: boolean, confirmLarge: boolean): RetentionOutco
   if (preview) return outcome;
   // Like the agent: the backups are forgotten first, then the prune checks its size.
   const stored = unpruned + state.snapshots.reduce((n, s) => n + Math.round(s.bytes * UNIQUE_SHARE), 0);
+  if (Date.now() >= state.confirmedUntil)
+    fail('confirmation_required', "deleting backups needs you to confirm it's you: enter your password (and two-factor code, if it is on) and try again");
   state.snapshots = state.snapshots.filter((s) => !plan.remove.some((r) => r.id === s.id));
+  if (plan.remove.length > 0) {
+    const freed = plan.remove.reduce((n, s) => n + Math.round(s.bytes * UNIQUE_SHARE), 0);
+    state.held.unshift({
+      deletion: {
+        id: `del-${state.held.length + 1}`,
+        confirmed_at: state.confirmedUntil - 3_600_000,
+        deleted_at: Date.now(),
+        device_name: 'ada-laptop',
+        device_id: 'dev-laptop',
+        snapshots: plan.remove.length,
+        other_objects: 3,
+        bytes: freed,
+        purge_at: Date.now() + 7 * DAY,
+      },
+      snapshots: plan.remove,
+    });
+  }
+  state.cleanupWaiting = false;
   unpruned += plan.remove.reduce((n, s) => n + Math.round(s.bytes * UNIQUE_SHARE), 0);
   const total = Math.max(stored, 1);
   if (unpruned * 2 > total && !confirmLarge)
@@ -565,10 +729,21 @@ mockIPC(
         if (options.offline) fail('network', `Could not connect to ${r.server_url ?? SERVER}.`);
         if (r.email !== 'ada@example.com' || r.password !== 'correct horse battery')
           fail('invalid_credentials', 'The email or password is not right.');
+        // Like the service: a deleted account is refused after the password, before the code.
+        if (state.deletedUntil !== null) fail('account_deleted', deletedMessage(state.deletedUntil));
         if (options.totp && r.totp_code === null) fail('totp_required', 'Enter the code from your authenticator app.');
         if (options.totp && r.totp_code !== '123456') fail('totp_required', 'That code did not work. Try the next one.');
         signIn({ ...ADA, email: r.email }, r.password);
         if (options.totp) state.profile!.totp_enabled = true;
+        return state.account;
+      }
+      case 'restore_account': {
+        const r = a.request as SignInRequest;
+        if (r.email !== 'ada@example.com' || r.password !== 'correct horse battery')
+          fail('invalid_credentials', 'The email or password is not right.');
+        state.deletedUntil = null;
+        if (options.totp && r.totp_code !== '123456') fail('totp_required', 'Enter the code from your authenticator app.');
+        signIn({ ...ADA, email: r.email }, r.password);
         return state.account;
       }
       case 'sign_out':
@@ -710,10 +885,14 @@ mockIPC(
       case 'export_data':
         await sleep(options.stepMs ?? 250);
         return { path: String(a.path), bytes: 48_213 };
-      case 'delete_account':
+      case 'delete_account': {
         if (a.password !== state.password) fail('invalid_credentials', 'The password is not right.');
         state.account = null;
-        return { purge_at: a.purgeNow ? Date.now() : Date.now() + 14 * DAY };
+        // The service's rule: 00:00 UTC after the 10th business day.
+        const purgeAt = a.purgeNow ? Date.now() : purgeDay(Date.now());
+        state.deletedUntil = a.purgeNow ? null : purgeAt;
+        return { purge_at: purgeAt };
+      }
       case 'key_status':
         return keyStatus();
       case 'key_strength':
@@ -753,6 +932,7 @@ mockIPC(
         } else {
           if (!strength(key).acceptable) fail('invalid_input', 'private_key: the new encryption key is too easy to guess');
           if (a.password !== state.password) fail('invalid_credentials', 'The account password is not right.');
+          requireConfirmation();
           state.keySwitch = key;
         }
         const password = a.password;
@@ -777,6 +957,7 @@ mockIPC(
       }
       case 'start_over': {
         if (a.password !== state.password) fail('invalid_credentials', 'The account password is not right.');
+        requireConfirmation();
         const key = (a.newKey as string | null) ?? null;
         if (key !== null && !strength(key).acceptable) fail('invalid_input', 'The new encryption key is too easy to guess.');
         await sleep(options.stepMs ?? 250);
@@ -799,6 +980,32 @@ mockIPC(
       case 'apply_retention':
         await sleep(options.stepMs ?? 250);
         return applyRetention(Boolean(a.preview), Boolean(a.confirmLarge));
+      case 'cleanup_waiting': {
+        if (!state.cleanupWaiting) return null;
+        const waiting: CleanupWaiting = { since: NOW - DAY, snapshots: retentionPlan(state.retention).remove.length };
+        return waiting.snapshots > 0 ? waiting : null;
+      }
+      case 'confirm_identity': {
+        requireAccount();
+        if (a.password !== state.password) fail('invalid_credentials', 'The email or password is wrong.');
+        if (state.profile?.totp_enabled) {
+          if (!a.totpCode) fail('totp_required', 'Enter the code from your authenticator app.');
+          if (a.totpCode !== '123456') fail('invalid_input', 'the two-factor code is wrong or was already used');
+        }
+        state.confirmedUntil = Date.now() + 3_600_000 - 30_000;
+        return { confirmed_until: state.confirmedUntil };
+      }
+      case 'held_deletions':
+        requireAccount();
+        return state.held.map((h) => h.deletion);
+      case 'cancel_held_deletion': {
+        requireAccount();
+        const found = state.held.find((h) => h.deletion.id === a.id);
+        if (!found) fail('not_found', 'not found');
+        state.held = state.held.filter((h) => h !== found);
+        state.snapshots = [...state.snapshots, ...found!.snapshots].sort((x, y) => y.time - x.time);
+        return state.held.map((h) => h.deletion);
+      }
       case 'request_password_reset':
         return null;
       case 'resend_verification':
@@ -818,6 +1025,34 @@ mockIPC(
       case 'set_autostart':
         state.autostart = Boolean(a.enabled);
         return state.autostart;
+      case 'share':
+        return share(a.request as ShareRequest);
+      case 'shares':
+        requireAccount();
+        return shareListing();
+      case 'revoke_share': {
+        requireAccount();
+        const found = state.shares.find((s) => s.id === a.id && (s.state === 'active' || s.state === 'uploading'));
+        if (!found) fail('not_found', 'no such share');
+        Object.assign(found!, { state: 'revoked', recipients: [], removed: true, bytes: 0 });
+        return shareListing();
+      }
+      case 'connected_apps':
+        requireAccount();
+        return state.apps;
+      case 'connect_app':
+        await sleep(120);
+        return connectApp(a.request as ConnectAppRequest);
+      case 'revoke_app': {
+        requireAccount();
+        if (!state.apps.some((x) => x.id === a.id)) fail('not_found', 'no such app');
+        state.apps = state.apps.filter((x) => x.id !== a.id);
+        return state.apps;
+      }
+      case 'plugin:opener|open_url':
+        if (!String(a.url).startsWith('mailto:')) fail('invalid_input', 'only mailto: is allowed');
+        state.mailDrafts.push(String(a.url));
+        return null;
       case 'plugin:dialog|open':
         return '/home/ada/Pictures';
       case 'plugin:dialog|save':

@@ -163,6 +163,30 @@ test('sign in with two-step: the code field appears, a wrong code is refused', a
   await page.waitForSelector('#nav-dashboard');
   const last = await page.evaluate(() => window.__cofferMock.calls.filter((c) => c.cmd === 'sign_in').pop().args.request);
   assert.equal(last.totp_code, '123456');
+  // Signed out everywhere: Welcome starts over, without the last sign-in's code field.
+  await page.click('#nav-settings');
+  await page.click('#settings-tab-devices');
+  await page.click('#sign-out-everywhere');
+  await page.click('#sign-out-everywhere-confirm');
+  await page.waitForSelector('#welcome-notice');
+  assert.equal(await page.locator('#signin-totp').count(), 0, 'no code field from the last sign-in');
+  assert.equal(await page.inputValue('#signin-email'), 'ada@example.com');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('storage full: its own title and advice; a 0-byte plan reads sensibly', async () => {
+  const { page, errors } = await openApp(harness, { options: { signedIn: true, folders: ['/home/ada/Documents'], snapshots: [], quotaBytes: 0, stepMs: 60 } });
+  await page.waitForSelector('#quota');
+  assert.equal(await page.textContent('#quota-used'), 'No storage space');
+  assert.doesNotMatch(await page.textContent('#quota'), /0 bytes/);
+  await page.click('#backup-now');
+  await page.waitForSelector('#backup-error');
+  assert.match(await page.textContent('#backup-error'), /Storage full/);
+  assert.match(await page.textContent('#backup-error'), /no storage space/);
+  assert.equal(await page.textContent('#backup-status'), 'Your storage is full');
+  assert.doesNotMatch(await page.textContent('#last-backup'), /earlier backups|·/);
+  await shot(page, '14b-storage-full');
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -439,6 +463,119 @@ test('restore browser: timeline, tree, search, versions, select many → restore
   await page.close();
 });
 
+/** Records what the app puts on the clipboard (headless Chromium has no clipboard to read back). */
+async function recordClipboard(page) {
+  await page.evaluate(() => {
+    window.__copied = [];
+    Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText: async (t) => void window.__copied.push(t) } });
+  });
+}
+
+test('share a folder from a backup: terms → progress → the link once, copied and mailed; Settings → Sharing revokes it', async () => {
+  const { page, errors } = await openApp(harness, { options: { signedIn: true, folders: FOLDERS.slice(0, 2), snapshots: HISTORY, stepMs: 160 } });
+  await page.waitForSelector('#nav-restore');
+  await recordClipboard(page);
+  await page.click('#nav-restore');
+  await page.click(`#restore-timeline [data-snapshot="${HISTORY[3].id}"]`);
+  await page.click('#restore-tree li[data-path="/home/ada/Documents"] button.name');
+  await page.waitForSelector('#restore-tree li[data-path="/home/ada/Documents/Taxes"]');
+  await page.click('#restore-tree li[data-path="/home/ada/Documents/Taxes"] .share');
+  await page.waitForSelector('#share-dialog');
+  assert.equal(await page.textContent('#share-dialog-title'), 'Share “Taxes”');
+
+  // A typo is caught before anything is made.
+  await page.fill('#share-recipients', 'bob@example.com, carol@');
+  await page.click('#share-submit');
+  await page.waitForSelector('#share-recipients-error');
+  assert.match(await page.textContent('#share-recipients-error'), /“carol@” does not look like an email/);
+  await page.fill('#share-recipients', 'bob@example.com, Carol@Example.com');
+  await page.fill('#share-days', '14');
+  await page.check('#share-use-password');
+  await page.fill('#share-password', 'taxes for bob 2024');
+  await page.fill('#share-password-repeat', 'taxes for bob 2024');
+  await page.check('#share-limit-downloads');
+  await page.fill('#share-max-downloads', '3');
+  await page.click('#share-submit');
+  await page.waitForSelector('#share-progress');
+  assert.equal(await page.locator('#share-dialog .close').count(), 0, 'no closing while uploading');
+  await page.waitForSelector('#share-link-value');
+  const request = await page.evaluate(() => window.__cofferMock.calls.find((c) => c.cmd === 'share').args.request);
+  assert.deepEqual(request, {
+    path: '/home/ada/Documents/Taxes',
+    snapshot_id: HISTORY[3].id,
+    recipients: ['bob@example.com', 'carol@example.com'],
+    expires_in_days: 14,
+    password: 'taxes for bob 2024',
+    max_downloads: 3,
+  });
+  const link = await page.textContent('#share-link-value');
+  assert.match(link, /^http:\/\/127\.0\.0\.1:8750\/s\/[0-9a-f]{32}#[A-Za-z0-9_-]{43}$/);
+  assert.match(await page.textContent('#share-shown'), /without the key/);
+  await page.click('#share-link-copy');
+  await page.waitForSelector('#share-link-copy:has-text("Copied")');
+  assert.deepEqual(await page.evaluate(() => window.__copied), [link]);
+  await page.click('#share-email');
+  const draft = await page.evaluate(() => window.__cofferMock.state.mailDrafts[0]);
+  assert.ok(draft.startsWith('mailto:bob@example.com,carol@example.com?subject='), draft);
+  assert.ok(decodeURIComponent(draft).includes(link), 'the full link is in the mail body');
+  await page.click('#share-done');
+  await page.waitForSelector('#share-dialog', { state: 'detached' });
+  assert.equal((await page.content()).includes(link), false, 'the link is gone once the dialog closes');
+
+  await page.click('#nav-settings');
+  await page.click('#settings-tab-sharing');
+  await page.waitForSelector('#share-list li[data-state="active"]');
+  const row = page.locator('#share-list li').first();
+  assert.match(await row.textContent(), /bob@example\.com and 1 other\s*Active/);
+  assert.match(await row.textContent(), /needs a password/);
+  assert.match(await row.textContent(), /0 of 3 downloads/);
+  await row.locator('.revoke').click();
+  await page.waitForSelector('#revoke-share-dialog');
+  await page.click('#revoke-share-confirm');
+  await page.waitForSelector('#share-list li[data-state="revoked"]');
+  assert.equal(await page.locator('#share-list .revoke').count(), 0);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('connect an app: scopes in plain words → the token once → listed → revoked', async () => {
+  const { page, errors } = await openApp(harness, { options: { signedIn: true, folders: FOLDERS, snapshots: SNAPSHOTS } });
+  await page.waitForSelector('#nav-settings');
+  await recordClipboard(page);
+  await page.click('#nav-settings');
+  await page.click('#settings-tab-apps');
+  await page.waitForSelector('text=No connected apps');
+  await page.click('#app-create');
+  await page.click('#app-submit');
+  await page.waitForSelector('#app-name-error');
+  await page.waitForSelector('#app-scopes-error');
+  await page.fill('#app-name', 'NAS nightly copy');
+  await page.check('#app-scope-backup');
+  assert.match(await page.textContent('#app-form'), /It can neither read nor delete what is stored/);
+  await page.selectOption('#app-expiry', '90');
+  await page.click('#app-submit');
+  await page.waitForSelector('#app-token-value');
+  const token = await page.textContent('#app-token-value');
+  assert.match(token, /^cfa_[0-9a-f]{40}$/);
+  assert.match(await page.textContent('#app-token-note'), /you won’t see it again/);
+  const created = await page.evaluate(() => window.__cofferMock.calls.find((c) => c.cmd === 'connect_app').args.request);
+  assert.deepEqual(created, { name: 'NAS nightly copy', scopes: ['backup'], expires_in_days: 90 });
+  await page.click('#app-token-copy');
+  await page.waitForSelector('#app-token-copy:has-text("Copied")');
+  assert.deepEqual(await page.evaluate(() => window.__copied), [token]);
+  await page.click('#app-token-done');
+  await page.waitForSelector('#app-token', { state: 'detached' });
+  assert.equal((await page.content()).includes(token), false, 'the token is not shown again');
+  assert.match(await page.textContent('#app-list li'), /NAS nightly copy\s*Back up/);
+  assert.match(await page.textContent('#app-list li .last-use'), /never used/);
+  await page.click('#app-list li .revoke');
+  await page.click('#revoke-app-confirm');
+  await page.waitForSelector('#app-list', { state: 'detached' });
+  await page.waitForSelector('text=No connected apps');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('folders, schedule and activity', async () => {
   const { page, errors } = await openApp(harness, { options: { signedIn: true, folders: FOLDERS, snapshots: SNAPSHOTS, watchFallback: 'This computer allows watching 8,192 folders; yours have 21,400.' } });
   await page.waitForSelector('#nav-folders');
@@ -488,22 +625,37 @@ test('settings: account, communication, devices, privacy, encryption switch, del
   await page.waitForSelector('#policy-banner');
   await page.click('#nav-settings');
 
-  // Devices & sessions: sign another device out.
+  // Devices & sessions: this device first; sign another device out.
   await page.click('#settings-tab-devices');
   await page.waitForSelector('#session-list li[data-session="sess-2"]');
-  await page.click('#session-list li[data-session="sess-2"] button');
+  assert.equal(await page.getAttribute('#session-list li:first-child', 'data-session'), 'sess-1', 'this device is listed first');
+  assert.equal(await page.locator('#session-list li[data-session="sess-1"] [data-action="revoke"]').count(), 0);
+  await page.click('#session-list li[data-session="sess-2"] [data-action="revoke"]');
   await page.waitForSelector('#session-list li[data-session="sess-2"]', { state: 'detached' });
 
   // Account: add a postal address, change the password (which ends the other sessions).
   await page.click('#settings-tab-account');
   await page.waitForSelector('#profile-first');
+  assert.equal(await page.getAttribute('#profile-email-state', 'data-state'), 'confirmed');
+  // Two-step setup: a QR code of the otpauth link beside the key; Cancel goes back.
+  await page.click('#totp-start');
+  await page.waitForSelector('#totp-qr');
+  assert.ok((await page.getAttribute('#totp-url', 'href')).startsWith('otpauth://totp/'));
+  const qr = await page.locator('#totp-qr').boundingBox();
+  assert.ok(qr.width >= 150 && qr.width === qr.height, `a square QR code big enough to scan (${qr.width}×${qr.height})`);
+  await page.click('#totp-cancel');
+  await page.waitForSelector('#totp-start');
+  // A new name reaches the sidebar at once.
+  await page.fill('#profile-first', 'Augusta');
+  await page.click('#profile-save');
+  await page.waitForSelector('#sidebar-name:has-text("Augusta Lovelace")');
   await page.fill('#profile-line1', '12 St James’s Square');
   await page.fill('#profile-city', 'London');
   await page.fill('#profile-postal-code', 'SW1Y 4JH');
   await page.fill('#profile-country', 'United Kingdom');
   await page.click('#profile-save');
   await page.waitForSelector('#profile-saved');
-  const update = await page.evaluate(() => window.__cofferMock.calls.find((c) => c.cmd === 'update_profile').args.update);
+  const update = await page.evaluate(() => window.__cofferMock.calls.filter((c) => c.cmd === 'update_profile').pop().args.update);
   assert.deepEqual(update, {
     first_name: null,
     last_name: null,
@@ -534,9 +686,16 @@ test('settings: account, communication, devices, privacy, encryption switch, del
   assert.equal(await page.locator('#policy-banner').count(), 0);
   await page.click('#policy-accept');
   await page.waitForSelector('#policy-status:has-text("You accepted it on")');
+  // Export to a typed path (no native dialog), then to one chosen with "Choose…"; the result stays in the export row.
+  await page.fill('#export-path', '/home/ada/exports/mine.json');
   await page.click('#export-data');
-  await page.waitForSelector('#export-result');
-  assert.match(await page.textContent('#export-result'), /48.2 KB to \/home\/ada\/coffer-export-\d{4}-\d{2}-\d{2}\.json/);
+  await page.waitForSelector('#export-row #export-result');
+  assert.match(await page.textContent('#export-result'), /48.2 KB to \/home\/ada\/exports\/mine\.json/);
+  // The save dialog suggests the typed file name.
+  await page.click('#export-choose');
+  await page.waitForFunction(() => document.querySelector('#export-path').value === '/home/ada/mine.json');
+  await page.click('#export-data');
+  await page.waitForSelector('#export-result:has-text("/home/ada/mine.json")');
 
   // Encryption: default → private, with the new recovery code and progress.
   await page.click('#settings-tab-encryption');
@@ -567,6 +726,7 @@ test('settings: account, communication, devices, privacy, encryption switch, del
   await page.click('#delete-account');
   await page.waitForSelector('#delete-dialog');
   assert.match(await page.textContent('#delete-dialog'), /10 business days/);
+  const earliest = await page.textContent('#delete-purge-date');
   await page.keyboard.press('Escape');
   await page.waitForSelector('#delete-dialog', { state: 'detached' });
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'delete-account', 'focus returns to the button');
@@ -576,7 +736,22 @@ test('settings: account, communication, devices, privacy, encryption switch, del
   await page.fill('#delete-password', 'a much longer passphrase');
   await page.click('#delete-confirm');
   await page.waitForSelector('#welcome-notice');
-  assert.match(await page.textContent('#welcome-notice'), /purged on/);
+  // The dialog's date and the service's agree (no holidays here).
+  assert.match(await page.textContent('#welcome-notice'), new RegExp(`purged on ${earliest}\\.`));
+
+  // Signing in again: its own message, the notice gone, and a way to restore the account.
+  await page.fill('#signin-email', 'ada@example.com');
+  await page.fill('#signin-password', 'correct horse battery');
+  await page.click('#signin-submit');
+  await page.waitForSelector('#restore-account');
+  assert.equal(await page.locator('#welcome-notice').count(), 0, 'the earlier notice does not stay above the answer');
+  const said = await page.textContent('#error-banner');
+  assert.match(said, new RegExp(`deleted for good on ${earliest}\\.`));
+  assert.doesNotMatch(said, /\/v1\/|\d{4}-\d\d-\d\d/);
+  await shot(page, '29-signin-deleted-account');
+  await page.click('#restore-account');
+  await page.waitForSelector('#nav-dashboard');
+  assert.equal(await page.evaluate(() => window.__cofferMock.calls.filter((c) => c.cmd === 'restore_account').length), 1);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -641,6 +816,16 @@ test('versions kept: save rules → preview → apply, then a large prune applie
   assert.match(await page.textContent('#retention-apply-dialog'), new RegExp(`${removed.length} older backups are removed`));
   await shot(page, '31-versions-kept-confirm');
   await page.click('#retention-apply-confirm');
+  // Removing backups needs the password: the device's session alone cannot.
+  await page.waitForSelector('#confirm-identity');
+  assert.match(await page.textContent('#confirm-identity'), new RegExp(`${removed.length} older backups`));
+  await page.fill('#confirm-password', 'not my password');
+  await page.click('#confirm-identity-submit');
+  await page.waitForSelector('#confirm-password-error');
+  assert.equal(await page.evaluate(() => window.__cofferMock.state.snapshots.length), HISTORY.length, 'a wrong password deletes nothing');
+  await page.fill('#confirm-password', 'correct horse battery');
+  await shot(page, '31b-versions-kept-confirm-identity');
+  await page.click('#confirm-identity-submit');
   await page.waitForSelector('#retention-outcome');
   const outcome = await page.$eval('#retention-outcome', (el) => ({ ...el.dataset, text: el.textContent }));
   assert.equal(Number(outcome.removed), removed.length);
@@ -664,11 +849,50 @@ test('versions kept: save rules → preview → apply, then a large prune applie
   await page.waitForSelector('#retention-outcome');
   assert.equal(Number(await page.getAttribute('#retention-outcome', 'data-kept')), 1);
   const applies = await page.evaluate(() => window.__cofferMock.calls.filter((c) => c.cmd === 'apply_retention').map((c) => c.args));
+  // Confirmed once, the next cleanup does not ask again.
   assert.deepEqual(applies.slice(-3), [
     { preview: true, confirmLarge: false },
     { preview: false, confirmLarge: false },
     { preview: false, confirmLarge: true },
   ]);
+  assert.equal(await page.evaluate(() => window.__cofferMock.calls.filter((c) => c.cmd === 'confirm_identity').length), 2);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('automatic cleanup waits for the person; a removal can be put back from Settings → Privacy', async () => {
+  const { page, errors } = await openApp(harness, { options: { signedIn: true, folders: FOLDERS.slice(0, 2), snapshots: HISTORY, stepMs: 80, cleanupWaiting: true } });
+  // The Overview says so, and leads to the rules.
+  await page.waitForSelector('#cleanup-waiting');
+  assert.match(await page.textContent('#cleanup-waiting'), /confirm with your password/);
+  await shot(page, '29-overview-cleanup-waiting');
+  await page.click('#cleanup-review');
+  await page.waitForSelector('#retention-cleanup-waiting');
+  assert.match(await page.textContent('#retention-cleanup-waiting'), /ready to be cleaned up/);
+  await page.click('#retention-cleanup-now');
+  await page.waitForSelector('#retention-apply-dialog');
+  await page.click('#retention-apply-confirm');
+  await page.waitForSelector('#confirm-identity');
+  await page.fill('#confirm-password', 'correct horse battery');
+  await page.click('#confirm-identity-submit');
+  await page.waitForSelector('#retention-outcome');
+  assert.equal(await page.$('#retention-cleanup-waiting'), null, 'the notice is gone once cleaned up');
+  const left = await page.evaluate(() => window.__cofferMock.state.snapshots.length);
+  assert.ok(left < HISTORY.length);
+
+  await page.click('#nav-settings');
+  await page.waitForSelector('#settings-tab-privacy');
+  await page.click('#settings-tab-privacy');
+  await page.waitForSelector('#pending-deletions-list li');
+  const text = await page.textContent('#pending-deletions-list');
+  assert.match(text, new RegExp(`${HISTORY.length - left} backups`));
+  assert.match(text, /Deleted for good on/);
+  await page.evaluate(() => document.querySelector('#pending-deletions').scrollIntoView({ block: 'start' }));
+  await shot(page, '34-settings-pending-deletions');
+  await page.click('#pending-deletions-list li button');
+  await page.waitForSelector('#pending-deletions-restored');
+  await page.waitForSelector('#pending-deletions-empty');
+  assert.equal(await page.evaluate(() => window.__cofferMock.state.snapshots.length), HISTORY.length, 'the backups are back');
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -902,6 +1126,10 @@ async function gallery(scheme) {
   await pg.click('#settings-tab-privacy');
   await pg.waitForSelector('#policy-text');
   await shot(pg, p('21-settings-privacy'));
+  await pg.click('#export-data');
+  await pg.waitForSelector('#export-result');
+  await pg.evaluate(() => document.querySelector('#export-row').scrollIntoView({ block: 'center' }));
+  await shot(pg, p('21b-settings-privacy-export'));
   await pg.click('#delete-account');
   await pg.waitForSelector('#delete-dialog');
   await shot(pg, p('22-settings-delete'));
@@ -912,6 +1140,32 @@ async function gallery(scheme) {
   assert.deepEqual(main.errors, []);
   assert.deepEqual(errors, []);
   await pg.close();
+
+  // Sharing: the dialog while it uploads, and the two Settings lists with every state.
+  {
+    const shared = await openApp(harness, { colorScheme: scheme, options: { ...opts, sharingHistory: true, stepMs: 900 } });
+    const sp = shared.page;
+    await sp.click('#nav-restore');
+    await sp.click('#restore-tree li[data-path="/home/ada/Documents"] button.name');
+    await sp.click('#restore-tree li[data-path="/home/ada/Documents/Taxes"] .share');
+    await sp.fill('#share-recipients', 'bob@example.com');
+    await sp.click('#share-submit');
+    await sp.waitForSelector('#share-progress p:has-text("files ·")');
+    await shot(sp, p('29-share-uploading'));
+    await sp.waitForSelector('#share-link-value', { timeout: 20_000 });
+    await sp.click('#share-done');
+    await sp.click('#nav-settings');
+    await sp.click('#settings-tab-sharing');
+    await sp.waitForSelector('#share-list li[data-state="revoked"]');
+    await shot(sp, p('30-settings-sharing'));
+    await sp.click('#settings-tab-apps');
+    await sp.waitForSelector('#app-list li');
+    await shot(sp, p('31-settings-connected-apps'));
+    await sp.click('#app-create');
+    await shot(sp, p('32-settings-connect-app'));
+    assert.deepEqual(shared.errors, []);
+    await sp.close();
+  }
 
   // Empty and error states.
   const empty = await openApp(harness, { colorScheme: scheme, options: { signedIn: true, folders: [], snapshots: [] } });

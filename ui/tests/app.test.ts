@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fireEvent, render, waitFor } from '@testing-library/svelte';
 import App from '../src/App.svelte';
-import { ACCOUNT, FakeBackend, dashboardData, deferred, fail, folder, progress, report, snapshot, status } from './fake-backend';
+import { ACCOUNT, FakeBackend, PROFILE, dashboardData, deferred, fail, folder, progress, report, snapshot, status } from './fake-backend';
 
 function signedIn(backend: FakeBackend, extra: { keychain_available?: boolean; backup?: ReturnType<typeof progress> | null } = {}) {
   backend.appStatus.mockResolvedValue(
@@ -94,6 +94,62 @@ describe('App', () => {
     await fireEvent.click($('#sign-out')!);
     await waitFor(() => expect($('#signin-email')).not.toBeNull());
     expect(backend.signOut).toHaveBeenCalledOnce();
+  });
+
+  it('after signing in with a code and being signed out everywhere, Welcome starts without the code field', async () => {
+    const backend = new FakeBackend();
+    backend.signIn.mockRejectedValueOnce(fail('totp_required', 'Enter the code.'));
+    const $ = setup(backend);
+    await waitFor(() => expect($('#show-signin')).not.toBeNull());
+    await fireEvent.click($('#show-signin')!);
+    await fireEvent.input($('#signin-email')!, { target: { value: 'ada@example.com' } });
+    await fireEvent.input($('#signin-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#signin-submit')!);
+    await waitFor(() => expect($('#signin-totp')).not.toBeNull());
+    await fireEvent.input($('#signin-password')!, { target: { value: 'pw' } });
+    await fireEvent.input($('#signin-totp')!, { target: { value: '123456' } });
+    await fireEvent.click($('#signin-submit')!);
+    await waitFor(() => expect($('#sign-out')).not.toBeNull());
+    await fireEvent.click($('#nav-settings')!);
+    await fireEvent.click($('#settings-tab-devices')!);
+    await fireEvent.click($('#sign-out-everywhere')!);
+    await fireEvent.click($('#sign-out-everywhere-confirm')!);
+    await waitFor(() => expect($('#welcome-notice')).not.toBeNull());
+    expect($('#signin-email')).not.toBeNull();
+    expect($('#signin-totp')).toBeNull();
+    expect(($('#signin-password') as HTMLInputElement).value).toBe('');
+  });
+
+  it('the sidebar follows a profile save and an email confirmed meanwhile, without a restart', async () => {
+    const backend = new FakeBackend();
+    signedIn(backend);
+    backend.profile.mockResolvedValueOnce({ ...PROFILE, email: 'ada@new.example' });
+    const $ = setup(backend);
+    await waitFor(() => expect($('#sidebar-email')?.textContent).toBe('ada@example.com'));
+    await fireEvent.click($('#nav-settings')!);
+    await fireEvent.click($('#settings-tab-account')!);
+    await waitFor(() => expect($('#sidebar-email')?.textContent).toBe('ada@new.example'));
+    await fireEvent.input($('#profile-first')!, { target: { value: 'Augusta' } });
+    await fireEvent.click($('#profile-save')!);
+    await waitFor(() => expect(document.querySelector('#sidebar-name')?.textContent).toBe('Augusta Lovelace'));
+  });
+
+  it('an account deleted from another device ends the running session; an ordinary refusal does not', async () => {
+    const refused = new FakeBackend();
+    signedIn(refused);
+    refused.dashboard.mockRejectedValueOnce(fail('unauthorized', 'The session was refused.'));
+    const first = render(App, { backend: refused });
+    await waitFor(() => expect(first.container.textContent).toContain('The session was refused.'));
+    expect(first.container.querySelector('#nav-dashboard')).not.toBeNull();
+    first.unmount();
+
+    const backend = new FakeBackend();
+    signedIn(backend);
+    const message = 'This account is scheduled for deletion: it and its stored files will be deleted for good on June 28, 2025. Until then you can restore it.';
+    backend.dashboard.mockRejectedValueOnce(fail('account_deleted', message));
+    const $ = setup(backend);
+    await waitFor(() => expect($('#welcome-notice')?.textContent ?? '').toContain(message));
+    expect($('#nav-dashboard')).toBeNull();
   });
 
   it('says so when the agent cannot be reached, and retries', async () => {

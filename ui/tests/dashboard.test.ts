@@ -137,18 +137,53 @@ describe('Dashboard', () => {
     expect(backend.dashboard).toHaveBeenCalledTimes(2);
   });
 
-  it('shows a failed backup and lets it be dismissed', async () => {
+  it('shows a failed backup as a sentence and lets it be dismissed', async () => {
     const { $, load, backend } = await setup();
     await load;
     await tick();
     await fireEvent.click($('#backup-now')!);
-    backend.emitFailed({ type: 'quota_exceeded', message: 'Your storage is full.' });
+    backend.emitFailed({ type: 'network', message: 'cannot reach the Coffer service at http://127.0.0.1:8750: is it running?' });
     await tick();
     expect($('#backup-progress')).toBeNull();
-    expect($('#backup-error')?.textContent).toMatch(/Your storage is full/);
+    expect($('#backup-error .title')?.textContent).toBe('Backup failed');
+    expect($('#backup-error')?.textContent).toMatch(/Cannot reach the Coffer service at http:\/\/127\.0\.0\.1:8750: is it running\?/);
     expect($('#backup-status')?.textContent).toMatch(/did not finish/);
+    // One sentence: no separator left dangling at the end of a line.
+    expect($('#last-backup')?.textContent?.trim()).toBe('Your earlier backups are safe. Try again when the problem is fixed.');
     await fireEvent.click($('#backup-error button[aria-label="Dismiss"]')!);
     expect($('#backup-error')).toBeNull();
+  });
+
+  it('a full storage has its own title and advice; with no backup yet it does not promise earlier ones', async () => {
+    const backend = new FakeBackend();
+    backend.dashboard.mockResolvedValue(dashboardData({ last_backup: null }));
+    const { $, load } = await setup(backend);
+    await load;
+    await tick();
+    await fireEvent.click($('#backup-now')!);
+    backend.emitFailed({ type: 'quota_exceeded', message: 'the account storage quota is exceeded' });
+    await tick();
+    expect($('#backup-error .title')?.textContent).toBe('Storage full');
+    expect($('#backup-error')?.textContent).toMatch(/Free space by removing old\s+versions/);
+    expect($('#backup-error')?.textContent).not.toMatch(/quota is exceeded/);
+    expect($('#backup-status')?.textContent).toBe('Your storage is full');
+    expect($('#last-backup')?.textContent).not.toMatch(/earlier backups|·/);
+  });
+
+  it('an account with no storage at all says so instead of "0 bytes used of 0 bytes"', async () => {
+    const backend = new FakeBackend();
+    backend.dashboard.mockResolvedValue(dashboardData({ last_backup: null, quota: { used: 0, total: 0 } }));
+    const { $, load } = await setup(backend);
+    await load;
+    await tick();
+    expect($('#quota')?.dataset.state).toBe('none');
+    expect($('#quota')?.textContent).not.toMatch(/0 bytes/);
+    expect($('#quota-used')?.textContent).toBe('No storage space');
+    expect($('#quota')?.textContent).toMatch(/no storage plan yet/);
+    await fireEvent.click($('#backup-now')!);
+    backend.emitFailed({ type: 'quota_exceeded', message: 'the account storage quota is exceeded' });
+    await tick();
+    expect($('#backup-error')?.textContent).toMatch(/Your account has no storage space/);
   });
 
   it('keeps showing progress when a backup is already running (busy)', async () => {
@@ -222,5 +257,24 @@ describe('Dashboard', () => {
     dashboard.data = dashboardData({ last_backup: null });
     await tick();
     expect(($('#verify-backup') as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('says when automatic cleanup waits for the person, and leads to it', async () => {
+    const backend = new FakeBackend();
+    backend.cleanupWaiting.mockResolvedValue({ since: 0, snapshots: 3 });
+    const { $, nav, load } = await setup(backend);
+    await load;
+    await waitFor(() => expect($('#cleanup-waiting')).not.toBeNull());
+    expect($('#cleanup-waiting')?.textContent).toMatch(/ready to be cleaned up — confirm with your password/);
+    expect($('#cleanup-waiting')?.textContent).toMatch(/3 older backups are/);
+    await fireEvent.click($('#cleanup-review')!);
+    expect(nav.screen).toBe('schedule');
+  });
+
+  it('shows no cleanup notice when nothing waits', async () => {
+    const { $, load } = await setup();
+    await load;
+    await tick();
+    expect($('#cleanup-waiting')).toBeNull();
   });
 });

@@ -1,13 +1,22 @@
 import { vi } from 'vitest';
 import type {
   AccountInfo,
+  AppConnected,
+  ConnectAppRequest,
+  ConnectedApp,
+  ShareCreated,
+  ShareInfo,
+  ShareProgress,
+  ShareRequest,
   Activity,
   AppStatus,
   Backend,
   BackupProgress,
   BackupReport,
   BackupRun,
+  CleanupWaiting,
   CommunicationPreferences,
+  ConfirmationStatus,
   Dashboard,
   DeviceInfo,
   ErrorKind,
@@ -16,6 +25,7 @@ import type {
   FileVersion,
   FolderInfo,
   FolderUsage,
+  HeldDeletion,
   IpcError,
   KeyMode,
   KeyProgress,
@@ -245,6 +255,55 @@ export function retentionOutcome(overrides: Partial<RetentionOutcome> = {}): Ret
   };
 }
 
+export function heldDeletion(overrides: Partial<HeldDeletion> = {}): HeldDeletion {
+  return {
+    id: 'del-1',
+    confirmed_at: NOW - 2 * HOUR,
+    deleted_at: NOW - 2 * HOUR,
+    device_name: 'ada-laptop',
+    device_id: 'dev-laptop',
+    snapshots: 2,
+    other_objects: 5,
+    bytes: 2_300_000_000,
+    purge_at: NOW - 2 * HOUR + 7 * DAY,
+    ...overrides,
+  };
+}
+
+export function shareInfo(overrides: Partial<ShareInfo> = {}): ShareInfo {
+  return {
+    id: '0123456789abcdef0123456789abcdef',
+    state: 'active',
+    created_at: NOW - HOUR,
+    expires_at: NOW + 7 * DAY,
+    password: false,
+    max_downloads: null,
+    downloads: 0,
+    recipients: ['bob@example.com'],
+    bytes: 2_400_000,
+    removed: false,
+    ...overrides,
+  };
+}
+
+export const SHARE_LINK = 'http://127.0.0.1:8750/s/0123456789abcdef0123456789abcdef#AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8';
+export const APP_TOKEN = 'cfa_9f3c2b7e1d4a6085c3e2f1a0b9d8c7e6f5a4b3c2';
+
+export function connectedApp(overrides: Partial<ConnectedApp> = {}): ConnectedApp {
+  return {
+    id: 'a1b2c3d4',
+    name: 'Photo frame',
+    scopes: ['restore'],
+    created_at: NOW - 10 * DAY,
+    expires_at: NOW + 20 * DAY,
+    expired: false,
+    last_used_at: NOW - 2 * HOUR,
+    last_used_ip: '192.0.2.44',
+    uses: 318,
+    ...overrides,
+  };
+}
+
 export function fail(type: ErrorKind, message = `${type} happened`): BackendError {
   return new BackendError(type, message);
 }
@@ -269,11 +328,12 @@ type Handlers = {
   keyProgress: ((p: KeyProgress) => void)[];
   keyFinished: ((s: KeyStatus) => void)[];
   keyFailed: ((e: IpcError) => void)[];
+  shareProgress: ((p: ShareProgress) => void)[];
 };
 
 /** A Backend whose every method is a vi.fn with a sensible default; events are fired by the test. */
 export class FakeBackend implements Backend {
-  handlers: Handlers = { progress: [], finished: [], failed: [], restore: [], scheduler: [], keyProgress: [], keyFinished: [], keyFailed: [] };
+  handlers: Handlers = { progress: [], finished: [], failed: [], restore: [], scheduler: [], keyProgress: [], keyFinished: [], keyFailed: [], shareProgress: [] };
 
   appStatus = vi.fn(async (): Promise<AppStatus> => status());
   signUp = vi.fn(
@@ -283,6 +343,7 @@ export class FakeBackend implements Backend {
     }),
   );
   signIn = vi.fn(async (_request: SignInRequest) => ACCOUNT);
+  restoreAccount = vi.fn(async (_request: SignInRequest) => ACCOUNT);
   signOut = vi.fn(async () => {});
   profile = vi.fn(async (): Promise<Profile> => PROFILE);
   updateProfile = vi.fn(async (update: ProfileUpdate): Promise<Profile> => ({
@@ -347,6 +408,10 @@ export class FakeBackend implements Backend {
   applyRetention = vi.fn(async (preview: boolean, _confirmLarge: boolean): Promise<RetentionOutcome> =>
     retentionOutcome(preview ? {} : { bytes_freed: 1_500_000_000, bytes_waiting: 800_000_000 }),
   );
+  cleanupWaiting = vi.fn(async (): Promise<CleanupWaiting | null> => null);
+  confirmIdentity = vi.fn(async (_password: string, _totpCode: string | null): Promise<ConfirmationStatus> => ({ confirmed_until: NOW + HOUR }));
+  heldDeletions = vi.fn(async (): Promise<HeldDeletion[]> => []);
+  cancelHeldDeletion = vi.fn(async (_id: string): Promise<HeldDeletion[]> => []);
   verifyBackup = vi.fn(async (readData: boolean): Promise<VerifyReport> => ({ ok: true, read_data: readData, snapshots_checked: 2, packs_checked: 14, problems: [] }));
 
   schedulerStatus = vi.fn(async () => scheduler());
@@ -381,9 +446,29 @@ export class FakeBackend implements Backend {
     warnings: [],
   }));
 
+  share = vi.fn(async (request: ShareRequest): Promise<ShareCreated> => ({
+    share: shareInfo({
+      recipients: request.recipients,
+      password: Boolean(request.password),
+      max_downloads: request.max_downloads ?? null,
+      expires_at: NOW + (request.expires_in_days ?? 7) * DAY,
+    }),
+    link: SHARE_LINK,
+  }));
+  shares = vi.fn(async (): Promise<ShareInfo[]> => []);
+  revokeShare = vi.fn(async (_id: string): Promise<ShareInfo[]> => []);
+  connectedApps = vi.fn(async (): Promise<ConnectedApp[]> => []);
+  connectApp = vi.fn(async (request: ConnectAppRequest): Promise<AppConnected> => ({
+    app: connectedApp({ id: 'new-app', name: request.name, scopes: request.scopes, created_at: NOW, expires_at: NOW + (request.expires_in_days ?? 30) * DAY, last_used_at: null, last_used_ip: null, uses: 0 }),
+    token: APP_TOKEN,
+  }));
+  revokeApp = vi.fn(async (_id: string): Promise<ConnectedApp[]> => []);
+
   pickFolder = vi.fn(async (): Promise<string | null> => '/home/ada/Picked');
   pickSavePath = vi.fn(async (name: string): Promise<string | null> => `/home/ada/${name}`);
   saveTextFile = vi.fn(async (_name: string, _text: string) => {});
+  copyText = vi.fn(async (_text: string) => {});
+  openMailDraft = vi.fn(async (_url: string) => {});
 
   onBackupProgress = vi.fn(async (h: (p: BackupProgress) => void) => this.#add('progress', h));
   onBackupFinished = vi.fn(async (h: (r: BackupReport) => void) => this.#add('finished', h));
@@ -393,6 +478,7 @@ export class FakeBackend implements Backend {
   onKeyProgress = vi.fn(async (h: (p: KeyProgress) => void) => this.#add('keyProgress', h));
   onKeyFinished = vi.fn(async (h: (s: KeyStatus) => void) => this.#add('keyFinished', h));
   onKeyFailed = vi.fn(async (h: (e: IpcError) => void) => this.#add('keyFailed', h));
+  onShareProgress = vi.fn(async (h: (p: ShareProgress) => void) => this.#add('shareProgress', h));
 
   emit<K extends keyof Handlers>(kind: K, payload: Parameters<Handlers[K][number]>[0]) {
     for (const h of this.handlers[kind]) (h as (p: unknown) => void)(payload);

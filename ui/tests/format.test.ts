@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  addBusinessDays,
+  earliestAccountPurge,
+  formatServiceDay,
   baseName,
   formatBytes,
   formatDateTime,
@@ -143,13 +144,14 @@ describe('progress words', () => {
     expect(parentPath('/a')).toBe('/');
   });
 
-  it('10 business days skip weekends', () => {
-    // Saturday 14 June 2025 → Friday 27 June 2025.
-    const end = new Date(addBusinessDays(NOW, 10));
-    expect([end.getFullYear(), end.getMonth(), end.getDate()]).toEqual([2025, 5, 27]);
-    // Monday 16 June + 5 business days → Monday 23 June.
-    const monday = new Date(2025, 5, 16, 9).getTime();
-    expect(new Date(addBusinessDays(monday, 5)).getDate()).toBe(23);
+  it('an account purge date follows the service rule: 00:00 UTC after the 10th business day', () => {
+    // crates/server/src/calendar.rs: asked on Monday 2025-01-06 → purged 2025-01-21 00:00 UTC.
+    expect(earliestAccountPurge(Date.UTC(2025, 0, 6, 12), 10)).toBe(Date.UTC(2025, 0, 21));
+    // Late on a Saturday (UTC) counts from that Saturday, whatever this computer's zone.
+    expect(earliestAccountPurge(Date.UTC(2025, 5, 14, 23, 59), 10)).toBe(Date.UTC(2025, 5, 28));
+    // Monday 2026-11-23: the dialog once said "December 7" while the service said December 8.
+    expect(formatServiceDay(earliestAccountPurge(Date.UTC(2026, 10, 23, 4, 21), 10))).toBe('December 8, 2026');
+    expect(formatServiceDay(Date.UTC(2026, 11, 8))).toBe('December 8, 2026');
   });
 });
 

@@ -128,6 +128,73 @@ describe('TauriBackend', () => {
     ]);
   });
 
+  it('sends the confirmation and held-deletion commands with the argument names of docs/ipc.md', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args]);
+      if (cmd === 'confirm_identity') return { confirmed_until: 1 };
+      return cmd === 'cleanup_waiting' ? null : [];
+    });
+    const b = new TauriBackend();
+    expect(await b.confirmIdentity('pw', null)).toEqual({ confirmed_until: 1 });
+    await b.confirmIdentity('pw', '123456');
+    expect(await b.heldDeletions()).toEqual([]);
+    await b.cancelHeldDeletion('del-1');
+    expect(await b.cleanupWaiting()).toBeNull();
+    expect(seen).toEqual([
+      ['confirm_identity', { password: 'pw', totpCode: null }],
+      ['confirm_identity', { password: 'pw', totpCode: '123456' }],
+      ['held_deletions', {}],
+      ['cancel_held_deletion', { id: 'del-1' }],
+      ['cleanup_waiting', {}],
+    ]);
+  });
+
+  it('sends the sharing and connected-app commands with the argument names of docs/ipc.md', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args]);
+      if (cmd === 'share') return { share: { id: 's1' }, link: 'http://x/s/s1#k' };
+      if (cmd === 'connect_app') return { app: { id: 'a1' }, token: 't' };
+      return cmd === 'plugin:opener|open_url' ? null : [];
+    });
+    const b = new TauriBackend();
+    const request = { path: '/a', snapshot_id: 'snap', recipients: ['b@example.com'], expires_in_days: 7, password: null, max_downloads: null };
+    expect((await b.share(request)).link).toBe('http://x/s/s1#k');
+    await b.shares();
+    await b.revokeShare('s1');
+    await b.connectedApps();
+    expect((await b.connectApp({ name: 'App', scopes: ['backup'], expires_in_days: 30 })).token).toBe('t');
+    await b.revokeApp('a1');
+    await b.openMailDraft('mailto:b@example.com?subject=Hi');
+    expect(seen).toEqual([
+      ['share', { request }],
+      ['shares', {}],
+      ['revoke_share', { id: 's1' }],
+      ['connected_apps', {}],
+      ['connect_app', { request: { name: 'App', scopes: ['backup'], expires_in_days: 30 } }],
+      ['revoke_app', { id: 'a1' }],
+      ['plugin:opener|open_url', { url: 'mailto:b@example.com?subject=Hi' }],
+    ]);
+  });
+
+  it('opens only mail drafts, never another kind of URL', async () => {
+    const seen: string[] = [];
+    mockIPC((cmd) => void seen.push(cmd));
+    const error = await new TauriBackend().openMailDraft('https://example.com').catch((e) => e);
+    expect(error).toMatchObject({ type: 'invalid_input' });
+    expect(seen).toEqual([]);
+  });
+
+  it('passes share progress events on', async () => {
+    mockIPC(() => null, { shouldMockEvents: true });
+    const got: unknown[] = [];
+    const stop = await new TauriBackend().onShareProgress((p) => got.push(p));
+    await emit('share-progress', { files_done: 1, files_total: 2, bytes_done: 5, bytes_total: 9 });
+    stop();
+    expect(got).toEqual([{ files_done: 1, files_total: 2, bytes_done: 5, bytes_total: 9 }]);
+  });
+
   it('opens the save dialog with a suggested name', async () => {
     let options: unknown;
     mockIPC((cmd, args) => {

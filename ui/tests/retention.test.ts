@@ -121,7 +121,7 @@ describe('Versions kept: preview and apply', () => {
     await waitFor(() => expect($('#retention-apply-dialog')).not.toBeNull());
     expect(backend.applyRetention).toHaveBeenLastCalledWith(true, false);
     expect($('#retention-apply-dialog')?.textContent).toMatch(/2 older backups are removed, made\s+between/);
-    expect($('#retention-apply-dialog')?.textContent).toMatch(/cannot restore files from them/);
+    expect($('#retention-apply-dialog')?.textContent).toMatch(/holds what is removed for 7 days/);
     await fireEvent.click($('#retention-apply-confirm')!);
     await waitFor(() => expect($('#retention-outcome')).not.toBeNull());
     expect(backend.applyRetention).toHaveBeenLastCalledWith(false, false);

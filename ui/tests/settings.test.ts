@@ -5,8 +5,9 @@ import Settings from '../src/lib/views/Settings.svelte';
 import { Navigation, type SettingsPage } from '../src/lib/state/navigation.svelte';
 import { SessionState } from '../src/lib/state/session.svelte';
 import { EncryptionState } from '../src/lib/state/encryption.svelte';
-import { ACCOUNT, FakeBackend, NOW, PROFILE, POLICY, RECOVERY_CODE, deferred, fail, keyStatus } from './fake-backend';
+import { ACCOUNT, FakeBackend, NOW, PROFILE, POLICY, RECOVERY_CODE, deferred, fail, keyStatus, sessionRecord } from './fake-backend';
 import type { Profile } from '../src/lib/ipc';
+import { encode } from 'uqr';
 
 async function setup(page: SettingsPage, backend = new FakeBackend()) {
   const nav = new Navigation();
@@ -25,7 +26,7 @@ async function setup(page: SettingsPage, backend = new FakeBackend()) {
 describe('Settings navigation', () => {
   it('has a tab per page and marks the current one', async () => {
     const { $, nav } = await setup('account');
-    for (const id of ['account', 'communication', 'encryption', 'devices', 'privacy', 'general']) expect($(`#settings-tab-${id}`)).not.toBeNull();
+    for (const id of ['account', 'communication', 'encryption', 'devices', 'sharing', 'apps', 'privacy', 'general']) expect($(`#settings-tab-${id}`)).not.toBeNull();
     expect($('#settings-tab-account')?.getAttribute('aria-current')).toBe('page');
     await fireEvent.click($('#settings-tab-privacy')!);
     expect(nav.settingsPage).toBe('privacy');
@@ -46,6 +47,30 @@ describe('Settings → Account', () => {
     await fireEvent.click($('#error-banner button')!);
     await waitFor(() => expect(($('#profile-first') as HTMLInputElement).value).toBe('Ada'));
     expect($('#profile-form')?.textContent).toMatch(/Confirmed/);
+  });
+
+  it('the email state has a stable hook: confirmed, unconfirmed, pending', async () => {
+    const backend = new FakeBackend();
+    backend.profile.mockResolvedValueOnce({ ...PROFILE, email_verified: false });
+    const { $ } = await setup('account', backend);
+    await waitFor(() => expect($('#profile-email-state')?.dataset.state).toBe('unconfirmed'));
+    expect($('#profile-email-state')?.textContent).toMatch(/Not confirmed/);
+    await fireEvent.input($('#profile-email')!, { target: { value: 'ada@new.example' } });
+    await fireEvent.click($('#profile-save')!);
+    await waitFor(() => expect($('#profile-email-state')?.dataset.state).toBe('pending'));
+    expect($('#profile-email-state')?.textContent).toMatch(/Waiting for confirmation/);
+  });
+
+  it('a saved name, or an email confirmed meanwhile, reaches the signed-in account (the sidebar)', async () => {
+    const backend = new FakeBackend();
+    backend.profile.mockResolvedValueOnce({ ...PROFILE, email: 'ada@confirmed.example' });
+    const { $, session } = await setup('account', backend);
+    await waitFor(() => expect(session.account?.email).toBe('ada@confirmed.example'));
+    expect($('#profile-email-state')?.dataset.state).toBe('confirmed');
+    await fireEvent.input($('#profile-last')!, { target: { value: 'King' } });
+    await fireEvent.click($('#profile-save')!);
+    await waitFor(() => expect(session.account?.last_name).toBe('King'));
+    expect(session.displayName).toBe('Ada King');
   });
 
   it('sends only what changed, including a new postal address', async () => {
@@ -187,6 +212,30 @@ describe('Settings → Encryption', () => {
     expect($('#key-progress')).toBeNull();
     expect($('#key-mode')?.dataset.mode).toBe('private');
     expect(encryption.switchDone).toBe(true);
+  });
+
+  it('with two-factor sign-in, a switch asks “Confirm it’s you” (the old copies are deleted) and then goes on', async () => {
+    const backend = new FakeBackend();
+    backend.profile.mockResolvedValue({ ...PROFILE, totp_enabled: true });
+    backend.switchKeyMode.mockRejectedValueOnce(fail('confirmation_required', 'deleting backups needs your two-factor code too'));
+    const { $ } = await setup('encryption', backend);
+    await waitFor(() => expect($('#key-switch')).not.toBeNull());
+    await fireEvent.click($('#key-switch')!);
+    await fireEvent.input($('#key-new')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#key-repeat')!, { target: { value: 'purple elephant quietly dances' } });
+    await fireEvent.input($('#key-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#key-confirm')!);
+    await fireEvent.click($('#key-submit')!);
+    await waitFor(() => expect($('#confirm-identity')).not.toBeNull());
+    expect($('#key-dialog')).toBeNull();
+    await waitFor(() => expect($('#confirm-code')).not.toBeNull());
+    await fireEvent.input($('#confirm-password')!, { target: { value: 'pw' } });
+    await fireEvent.input($('#confirm-code')!, { target: { value: '123456' } });
+    await fireEvent.click($('#confirm-identity-submit')!);
+    await waitFor(() => expect($('#recovery-dialog')).not.toBeNull());
+    expect(backend.confirmIdentity).toHaveBeenCalledWith('pw', '123456');
+    expect(backend.switchKeyMode).toHaveBeenCalledTimes(2);
+    expect(backend.switchKeyMode).toHaveBeenLastCalledWith('private', 'purple elephant quietly dances', 'pw');
   });
 
   it('a switch that stops while running says how to finish it', async () => {
@@ -375,6 +424,19 @@ describe('Settings → Devices & sessions', () => {
     await waitFor(() => expect($$('#session-list li')).toHaveLength(1));
   });
 
+  it('lists this device first, and gives every other session a revoke button to find', async () => {
+    const backend = new FakeBackend();
+    backend.listSessions.mockResolvedValueOnce([
+      sessionRecord({ id: 'sess-2', device_name: 'ada-desktop', current: false }),
+      sessionRecord({ id: 'sess-3', device_name: 'ada-phone', current: false }),
+      sessionRecord(),
+    ]);
+    const { $$ } = await setup('devices', backend);
+    await waitFor(() => expect($$('#session-list li')).toHaveLength(3));
+    expect($$('#session-list li').map((li) => li.dataset.session)).toEqual(['sess-1', 'sess-2', 'sess-3']);
+    expect($$('#session-list button[data-action="revoke"]').map((b) => b.closest('li')?.dataset.session)).toEqual(['sess-2', 'sess-3']);
+  });
+
   it('says when a revoke failed', async () => {
     const backend = new FakeBackend();
     backend.revokeSession.mockRejectedValueOnce(fail('network', 'Offline.'));
@@ -435,33 +497,69 @@ describe('Settings → Privacy', () => {
     expect(document.body.textContent).not.toMatch(/changed since/);
   });
 
-  it('exports to a path from the save dialog; cancel does nothing', async () => {
+  it('exports to a typed path, no native dialog needed; the result shows in the export row', async () => {
+    const { $, backend } = await setup('privacy');
+    const field = $('#export-path') as HTMLInputElement;
+    expect(field.value).toMatch(/^~\/coffer-export-2025-06-14\.json$/);
+    await fireEvent.input(field, { target: { value: ' /home/ada/exports/mine.json ' } });
+    await fireEvent.click($('#export-data')!);
+    await waitFor(() => expect($('#export-result')?.textContent).toMatch(/Saved 48.2 KB to \/home\/ada\/exports\/mine\.json/));
+    expect(backend.exportData).toHaveBeenCalledWith('/home/ada/exports/mine.json');
+    expect(backend.pickSavePath).not.toHaveBeenCalled();
+    // The message belongs to the export, not to "Delete my account" below it.
+    expect($('#export-row')?.contains($('#export-result'))).toBe(true);
+    const rows = [...document.querySelectorAll('#settings-privacy .actions-list > li')];
+    expect(rows.findIndex((li) => li.contains($('#export-result')))).toBeLessThan(rows.findIndex((li) => li.contains($('#delete-account'))));
+  });
+
+  it('"Choose…" fills the path from the save dialog; cancelling it keeps the typed one', async () => {
     const { $, backend } = await setup('privacy');
     backend.pickSavePath.mockResolvedValueOnce(null);
-    await fireEvent.click($('#export-data')!);
+    await fireEvent.click($('#export-choose')!);
     await tick();
+    expect(($('#export-path') as HTMLInputElement).value).toMatch(/^~\/coffer-export-/);
+    await fireEvent.click($('#export-choose')!);
+    await waitFor(() => expect(($('#export-path') as HTMLInputElement).value).toBe('/home/ada/coffer-export-2025-06-14.json'));
+    expect(backend.pickSavePath).toHaveBeenLastCalledWith('coffer-export-2025-06-14.json');
     expect(backend.exportData).not.toHaveBeenCalled();
     await fireEvent.click($('#export-data')!);
-    await waitFor(() => expect($('#export-result')?.textContent).toMatch(/Saved 48.2 KB to \/home\/ada\/coffer-export-\d{4}-\d\d-\d\d\.json/));
-    expect(backend.pickSavePath.mock.calls[1][0]).toMatch(/^coffer-export-\d{4}-\d\d-\d\d\.json$/);
+    await waitFor(() => expect(backend.exportData).toHaveBeenCalledWith('/home/ada/coffer-export-2025-06-14.json'));
+  });
+
+  it('an empty or relative path is explained at the field and nothing is exported', async () => {
+    const { $, backend } = await setup('privacy');
+    await fireEvent.input($('#export-path')!, { target: { value: '  ' } });
+    await fireEvent.click($('#export-data')!);
+    expect($('#export-path-error')?.textContent).toMatch(/Choose where to save the file/);
+    await fireEvent.input($('#export-path')!, { target: { value: 'mine.json' } });
+    await fireEvent.click($('#export-data')!);
+    expect($('#export-path-error')?.textContent).toMatch(/full path/);
+    expect(document.activeElement).toBe($('#export-path'));
+    expect(backend.exportData).not.toHaveBeenCalled();
   });
 
   it('says what to do when the export fails', async () => {
     const backend = new FakeBackend();
-    backend.exportData.mockRejectedValueOnce(fail('io', 'Permission denied.'));
+    backend.exportData.mockRejectedValueOnce(fail('io', 'cannot save /root/x.json: Permission denied'));
+    backend.exportData.mockRejectedValueOnce(fail('network', 'Offline.'));
     const { $ } = await setup('privacy', backend);
     await fireEvent.click($('#export-data')!);
-    await waitFor(() => expect(document.body.textContent).toMatch(/Permission denied\. Try again, or choose another folder/));
+    await waitFor(() => expect($('#export-path-error')?.textContent).toMatch(/Cannot save \/root\/x\.json: Permission denied\. Choose another place/));
+    await fireEvent.click($('#export-data')!);
+    await waitFor(() => expect($('#export-row #export-error')?.textContent).toMatch(/Offline\. Try again/));
   });
 
   it('deletes the account: explains 10 business days, needs the password, signs out with the date', async () => {
     const { $, backend, session } = await setup('privacy');
     await fireEvent.click($('#delete-account')!);
     expect($('#delete-dialog')?.textContent).toMatch(/10 business days/);
-    expect($('#delete-dialog')?.textContent).toMatch(/weekends and\s+public holidays do not count/);
+    // The service's rule (00:00 UTC after the 10th business day): asked on Saturday June 14 → June 28, never earlier.
+    expect($('#delete-purge-date')?.textContent).toBe('June 28, 2025');
+    expect($('#delete-dialog')?.textContent).toMatch(/June 28, 2025\s+at the earliest/);
     await fireEvent.click($('#delete-confirm')!);
     expect($('#delete-password-error')).not.toBeNull();
     backend.deleteAccount.mockRejectedValueOnce(fail('invalid_credentials'));
+    backend.deleteAccount.mockResolvedValueOnce({ purge_at: Date.UTC(2025, 5, 30) });
     await fireEvent.input($('#delete-password')!, { target: { value: 'wrong' } });
     await fireEvent.click($('#delete-confirm')!);
     await waitFor(() => expect($('#delete-password-error')?.textContent).toMatch(/not right/));
@@ -469,7 +567,8 @@ describe('Settings → Privacy', () => {
     await fireEvent.click($('#delete-confirm')!);
     await waitFor(() => expect(session.phase).toBe('signed_out'));
     expect(backend.deleteAccount).toHaveBeenLastCalledWith('pw', false);
-    expect(session.notice).toMatch(/will be purged on/);
+    // The service's day (a holiday moved it to June 30), shown as the service's calendar has it.
+    expect(session.notice).toMatch(/will be purged on June 30, 2025\. Until then you can restore your account by signing in/);
   });
 
   it('"purge now" is passed through', async () => {
@@ -532,6 +631,27 @@ describe('Settings → Account: email confirmation and two-step sign-in', () => 
     await fireEvent.click($('#totp-done')!);
     await waitFor(() => expect($('#totp-state')?.textContent).toMatch(/On/));
     expect($('#totp-recovery-codes')).toBeNull();
+  });
+
+  it('setup shows a QR code of the otpauth link, drawn here, beside the key; Cancel has a hook and goes back', async () => {
+    const { $, backend } = await setup('account');
+    await waitFor(() => expect($('#totp-start')).not.toBeNull());
+    await fireEvent.click($('#totp-start')!);
+    await waitFor(() => expect($('#totp-qr')).not.toBeNull());
+    const { otpauth_url } = await backend.totpSetup.mock.results[0].value;
+    expect($('#totp-url')?.getAttribute('href')).toBe(otpauth_url);
+    // The drawn modules are exactly the QR code of that link (quiet zone of 4 included).
+    const qr = encode(otpauth_url, { ecc: 'M', border: 4 });
+    const drawn = qr.data.map((row) => row.map(() => false));
+    for (const [, x, y] of ($('#totp-qr path')?.getAttribute('d') ?? '').matchAll(/M(\d+) (\d+)h1v1h-1z/g)) drawn[Number(y)][Number(x)] = true;
+    expect(drawn).toEqual(qr.data);
+    expect($('#totp-qr')?.getAttribute('viewBox')).toBe(`0 0 ${qr.size} ${qr.size}`);
+    expect($('#totp-qr')?.getAttribute('aria-label')).toMatch(/QR code/);
+    expect($('#totp-secret')?.textContent).toBe('JBSWY3DPEHPK3PXP');
+    await fireEvent.click($('#totp-cancel')!);
+    expect($('#totp-qr')).toBeNull();
+    expect($('#totp-start')).not.toBeNull();
+    expect(backend.totpEnable).not.toHaveBeenCalled();
   });
 
   it('turns it off with the password', async () => {

@@ -126,6 +126,27 @@ describe('Unlock', () => {
     expect(session.recoveryCode).toBeNull();
   });
 
+  it('start over with two-factor sign-in: “Confirm it’s you” first, then the backups are deleted', async () => {
+    const backend = new FakeBackend();
+    backend.startOver.mockRejectedValueOnce(fail('confirmation_required', 'deleting backups needs your two-factor code too'));
+    backend.confirmIdentity.mockRejectedValueOnce(fail('totp_required', 'Enter the code.'));
+    const { $, session } = setup(backend);
+    await fireEvent.click($('#unlock-start-over')!);
+    await fireEvent.input($('#start-over-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#start-over-understood')!);
+    await fireEvent.click($('#start-over-submit')!);
+    await waitFor(() => expect($('#confirm-identity')).not.toBeNull());
+    expect(session.phase).toBe('locked');
+    await fireEvent.input($('#confirm-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#confirm-identity-submit')!);
+    await waitFor(() => expect($('#confirm-code')).not.toBeNull());
+    await fireEvent.input($('#confirm-code')!, { target: { value: '123456' } });
+    await fireEvent.click($('#confirm-identity-submit')!);
+    await waitFor(() => expect(session.phase).toBe('signed_in'));
+    expect(backend.startOver).toHaveBeenCalledTimes(2);
+    expect(backend.startOver).toHaveBeenLastCalledWith(null, 'pw');
+  });
+
   it('start over with a private key: typed twice, strength checked, then the recovery kit', async () => {
     const { $, backend, session } = setup();
     await fireEvent.click($('#unlock-start-over')!);

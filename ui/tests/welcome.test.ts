@@ -189,6 +189,55 @@ describe('Welcome: two-step sign-in and forgotten password', () => {
     expect(backend.signIn).toHaveBeenLastCalledWith({ email: 'ada@example.com', password: 'pw', server_url: 'http://127.0.0.1:8750', totp_code: '123456' });
   });
 
+  it('a deleted account: its own message (no leftover notice), and Restore signs in with the same details', async () => {
+    const { $, backend, session } = setup();
+    session.notice = 'Your account is deleted. Your stored files will be purged on June 28, 2025.';
+    const message = 'This account is scheduled for deletion: it and its stored files will be deleted for good on June 28, 2025. Until then you can restore it.';
+    backend.signIn.mockRejectedValueOnce(fail('account_deleted', message));
+    await fireEvent.click($('#show-signin')!);
+    await waitFor(() => expect($('#welcome-notice')).not.toBeNull());
+    await fireEvent.input($('#signin-email')!, { target: { value: 'ada@example.com' } });
+    await fireEvent.input($('#signin-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#signin-submit')!);
+    await waitFor(() => expect($('#account-deleted')?.textContent).toBe(message));
+    expect($('#welcome-notice')).toBeNull();
+    expect($('#error-banner .title')?.textContent).toBe('Restore your account?');
+    await fireEvent.click($('#restore-account')!);
+    await waitFor(() => expect(session.phase).toBe('signed_in'));
+    expect(backend.restoreAccount).toHaveBeenCalledWith({ email: 'ada@example.com', password: 'pw', server_url: 'http://127.0.0.1:8750', totp_code: null });
+  });
+
+  it('a refused session at sign-in is not taken for a deleted account', async () => {
+    const { $, backend, form } = setup();
+    backend.signIn.mockRejectedValueOnce(fail('unauthorized', 'The service refused the session.'));
+    await fireEvent.click($('#show-signin')!);
+    await fireEvent.input($('#signin-email')!, { target: { value: 'ada@example.com' } });
+    await fireEvent.input($('#signin-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#signin-submit')!);
+    await waitFor(() => expect($('#error-banner')?.textContent).toContain('The service refused the session.'));
+    expect(form.accountDeleted).toBe(false);
+    expect($('#restore-account')).toBeNull();
+  });
+
+  it('restoring an account with two-step sign-in asks for the code, then signs in', async () => {
+    const { $, backend, session, form } = setup();
+    backend.signIn.mockRejectedValueOnce(fail('account_deleted', 'This account is scheduled for deletion.'));
+    backend.restoreAccount.mockRejectedValueOnce(fail('totp_required', 'Enter the code.'));
+    await fireEvent.click($('#show-signin')!);
+    await fireEvent.input($('#signin-email')!, { target: { value: 'ada@example.com' } });
+    await fireEvent.input($('#signin-password')!, { target: { value: 'pw' } });
+    await fireEvent.click($('#signin-submit')!);
+    await waitFor(() => expect($('#restore-account')).not.toBeNull());
+    await fireEvent.click($('#restore-account')!);
+    await waitFor(() => expect($('#signin-totp')).not.toBeNull());
+    expect($('#restore-account')).toBeNull();
+    expect(form.accountDeleted).toBe(false);
+    await fireEvent.input($('#signin-totp')!, { target: { value: '123456' } });
+    await fireEvent.click($('#signin-submit')!);
+    await waitFor(() => expect(session.phase).toBe('signed_in'));
+    expect(backend.signIn).toHaveBeenLastCalledWith(expect.objectContaining({ totp_code: '123456' }));
+  });
+
   it('sends a reset link and says the same thing whether or not the account exists', async () => {
     const { $, backend } = setup();
     await fireEvent.click($('#show-signin')!);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use coffer_client::{Agent, AgentOptions, BackupPhase, ConflictPolicy, ErrorKind, KeyMode, RestoreRequest, SignInRequest, SignUpRequest};
+use coffer_client::{Agent, AgentOptions, AppScope, BackupPhase, ConflictPolicy, ErrorKind, KeyMode, RestoreRequest, SignInRequest, SignUpRequest};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
@@ -90,10 +90,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Make a damaged backup restorable again, minus the files that are lost.
+    /// Make a damaged backup restorable again, minus the files that are lost
+    /// (replacing it deletes the damaged one: asks for your password).
     Repair {
         /// Snapshot id or a unique prefix of one.
         snapshot: String,
+        /// Your two-factor code, when two-factor sign-in is on (or COFFER_TOTP).
+        #[arg(long, value_name = "CODE")]
+        totp: Option<String>,
     },
     /// Show or set how many versions are kept.
     Retention {
@@ -119,6 +123,9 @@ enum Command {
         json: bool,
     },
     /// Forget backups the retention rules do not keep, and prune their data.
+    /// Deleting needs your password (COFFER_PASSWORD or a prompt) and, when
+    /// two-factor sign-in is on, a code; the service holds what is deleted
+    /// for 7 days (see `coffer deletions`).
     Forget {
         /// Only show what would be forgotten.
         #[arg(long)]
@@ -126,6 +133,16 @@ enum Command {
         /// Allow a prune that deletes more than half of the stored data.
         #[arg(long)]
         confirm_large: bool,
+        /// Your two-factor code, when two-factor sign-in is on (or COFFER_TOTP).
+        #[arg(long, value_name = "CODE")]
+        totp: Option<String>,
+    },
+    /// Deleted backups the service still holds (7 days); `cancel ID` puts one back.
+    Deletions {
+        #[command(subcommand)]
+        action: Option<DeletionAction>,
+        #[arg(long)]
+        json: bool,
     },
     /// Your account: show, export, delete.
     Account {
@@ -151,6 +168,45 @@ enum Command {
         #[command(subcommand)]
         action: PasswordAction,
     },
+    /// Share a file or folder from a backup with people by email; they get an
+    /// end-to-end encrypted link (the key is in the link, never on the service).
+    Share {
+        /// The original full path of the file or folder, as it was backed up.
+        path: String,
+        /// The backup to share from (id or unique prefix) [default: the latest].
+        #[arg(long, value_name = "ID")]
+        snapshot: Option<String>,
+        /// Who is told by mail that a share waits for them (repeatable). The
+        /// mail has no key: send them the printed link yourself.
+        #[arg(long = "to", value_name = "EMAIL", num_args = 1..)]
+        to: Vec<String>,
+        /// Days until the link stops working (1–90) [default: 7].
+        #[arg(long, value_name = "DAYS")]
+        expires: Option<u32>,
+        /// Ask recipients for a password (from COFFER_SHARE_PASSWORD or a prompt).
+        #[arg(long)]
+        password: bool,
+        /// How many times the share may be downloaded (1–1000).
+        #[arg(long, value_name = "N")]
+        max_downloads: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your shares and their state; `revoke ID` stops one at once.
+    Shares {
+        #[command(subcommand)]
+        action: Option<ShareAction>,
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Connected apps: scoped tokens for third-party applications;
+    /// `create NAME --scope …` makes one, `revoke ID` ends one.
+    Apps {
+        #[command(subcommand)]
+        action: Option<AppAction>,
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Show which account and service this agent uses.
     Status {
         #[arg(long)]
@@ -171,6 +227,10 @@ enum KeyAction {
     Switch {
         #[arg(long, value_parser = ["private", "default"])]
         to: String,
+        /// Your two-factor code, when two-factor sign-in is on (deleting the
+        /// old copies needs it; or COFFER_TOTP).
+        #[arg(long, value_name = "CODE")]
+        totp: Option<String>,
     },
     /// Unlock with the recovery code where the key is lost (COFFER_RECOVERY_CODE or standard input).
     Recover {
@@ -203,6 +263,37 @@ enum AccountAction {
 enum SessionAction {
     /// End one session (an id from `coffer sessions`).
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum ShareAction {
+    /// Stop sharing (an id from `coffer shares`): the link fails at once and
+    /// the shared copy and recipients' addresses are removed.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum AppAction {
+    /// Make a token for an app; it is printed once, so give it to the app now.
+    Create {
+        /// A name you will recognise the app by.
+        name: String,
+        /// What the app may do: restore (read backups), backup (add backups,
+        /// never read or delete), account_read (profile, preferences, sessions).
+        #[arg(long = "scope", value_name = "SCOPE", required = true, num_args = 1.., value_parser = ["restore", "backup", "account_read"])]
+        scopes: Vec<String>,
+        /// Days until the token stops working (1–365) [default: 30].
+        #[arg(long, value_name = "DAYS")]
+        expires: Option<u32>,
+    },
+    /// Revoke an app (an id from `coffer apps`): its token fails at once.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum DeletionAction {
+    /// Put a held deletion back (an id from `coffer deletions`).
+    Cancel { id: String },
 }
 
 #[derive(Subcommand)]
@@ -258,6 +349,28 @@ fn read_secret(var: &str, prompt: &str, what: &str) -> Result<String> {
 
 fn read_password(prompt: &str) -> Result<String> {
     read_secret("COFFER_PASSWORD", prompt, "password")
+}
+
+/// Confirms it is the person before deleting: the password (COFFER_PASSWORD
+/// or a prompt) and, when two-factor sign-in is on, the code (`--totp`,
+/// COFFER_TOTP or a prompt). The agent keeps the confirmation in memory
+/// for this command only.
+fn confirm_identity(agent: &Agent, password: Option<&str>, totp: Option<String>) -> Result<()> {
+    let password = match password {
+        Some(password) => password.to_owned(),
+        None => read_password("Confirm it's you — Coffer password: ")?,
+    };
+    let totp = totp.or_else(|| std::env::var("COFFER_TOTP").ok());
+    match agent.confirm_identity(&password, totp.as_deref()) {
+        Err(err) if err.kind == ErrorKind::TotpRequired => {
+            let code = read_secret("COFFER_TOTP", "Two-factor code: ", "two-factor code")?;
+            agent.confirm_identity(&password, Some(&code))?;
+        }
+        other => {
+            other?;
+        }
+    }
+    Ok(())
 }
 
 /// With no keychain the agent cannot remember a session between commands:
@@ -373,15 +486,17 @@ fn run(cli: Cli) -> Result<()> {
                     agent.change_key(&current, &new, &password)?;
                     println!("Key changed; your recovery code still works");
                 }
-                KeyAction::Switch { to } if to == "default" => {
+                KeyAction::Switch { to, .. } if to == "default" => {
                     let key = read_secret("COFFER_KEY", "Your encryption key: ", "encryption key")?;
                     let password = read_password("Coffer password: ")?;
                     agent.switch_to_default_key(&key, &password)?;
                     println!("Switched to the default key: the service now keeps your data key in escrow");
                 }
-                KeyAction::Switch { .. } => {
+                KeyAction::Switch { totp, .. } => {
                     let key = read_secret("COFFER_NEW_KEY", "New encryption key: ", "new key")?;
                     let password = read_password("Coffer password: ")?;
+                    // The switch ends by deleting the old copies.
+                    confirm_identity(&agent, Some(&password), totp)?;
                     let resuming = agent.key_status()?.switch_in_progress;
                     let code = agent.begin_key_switch(&key, &password)?;
                     if resuming {
@@ -498,8 +613,9 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("the check found damage (see above); `coffer repair SNAPSHOT` keeps what can be restored");
             }
         }
-        Command::Repair { snapshot } => {
+        Command::Repair { snapshot, totp } => {
             ensure_unlocked(&agent)?;
+            confirm_identity(&agent, None, totp)?;
             print!("{}", agent.repair(&snapshot)?);
         }
         Command::Retention { keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly, keep_within_days, automatic, json } => {
@@ -535,8 +651,11 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
-        Command::Forget { dry_run, confirm_large } => {
+        Command::Forget { dry_run, confirm_large, totp } => {
             ensure_unlocked(&agent)?;
+            if !dry_run {
+                confirm_identity(&agent, None, totp)?;
+            }
             let outcome = agent.apply_retention(dry_run, confirm_large)?;
             let verb = if dry_run { "Would forget" } else { "Forgot" };
             println!("{verb} {} backups, keeping {}", outcome.removed.len(), outcome.kept);
@@ -549,6 +668,39 @@ fn run(cli: Cli) -> Result<()> {
                     format_bytes(outcome.bytes_freed),
                     format_bytes(outcome.bytes_waiting)
                 );
+                if !outcome.removed.is_empty() {
+                    println!("The service holds what was deleted for 7 days: `coffer deletions` lists it, `coffer deletions cancel ID` puts it back");
+                }
+            }
+        }
+        Command::Deletions { action, json } => {
+            ensure_session(&agent)?;
+            let held = match action {
+                Some(DeletionAction::Cancel { id }) => {
+                    let held = agent.cancel_held_deletion(&id)?;
+                    println!("Put back: the backups deleted in {id} are listed and restorable again");
+                    held
+                }
+                None => agent.held_deletions()?,
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&held)?);
+            } else if held.is_empty() {
+                println!("No deleted backups are held");
+            } else {
+                println!("{:<32} {:<16} {:<18} {:>8} {:>8} {:>10}  GONE FOR GOOD", "ID", "DELETED", "DEVICE", "BACKUPS", "PIECES", "SIZE");
+                for d in held {
+                    println!(
+                        "{:<32} {:<16} {:<18} {:>8} {:>8} {:>10}  {}",
+                        d.id,
+                        format_time(d.deleted_at),
+                        d.device_name,
+                        d.snapshots,
+                        d.other_objects,
+                        format_bytes(d.bytes),
+                        format_time(d.purge_at)
+                    );
+                }
             }
         }
         Command::Account { action } => {
@@ -655,6 +807,140 @@ fn run(cli: Cli) -> Result<()> {
             agent.change_password(&coffer_client::PasswordChange { current_password: current, new_password: new })?;
             println!("Password changed; every other session has ended");
         }
+        Command::Share { path, snapshot, to, expires, password, max_downloads, json } => {
+            ensure_unlocked(&agent)?;
+            let password = if password {
+                let first = read_secret("COFFER_SHARE_PASSWORD", "Password for the share: ", "share password")?;
+                if std::env::var("COFFER_SHARE_PASSWORD").is_err() {
+                    let again = read_secret("COFFER_SHARE_PASSWORD", "The same password again: ", "share password")?;
+                    if again != first {
+                        bail!("the two passwords differ; nothing was shared");
+                    }
+                }
+                Some(first)
+            } else {
+                None
+            };
+            let request = coffer_client::ShareRequest { path, snapshot_id: snapshot, recipients: to, expires_in_days: expires, password, max_downloads };
+            let interactive = std::io::stderr().is_terminal();
+            let bar = if interactive { ProgressBar::new(0) } else { ProgressBar::hidden() };
+            bar.set_style(ProgressStyle::with_template("{spinner} sharing [{bar:30}] {bytes}/{total_bytes}").expect("valid template").progress_chars("=> "));
+            let result = agent.share(&request, &mut |p| {
+                bar.set_length(p.bytes_total);
+                bar.set_position(p.bytes_done);
+            });
+            bar.finish_and_clear();
+            let (share, link) = result?;
+            if json {
+                let mut value = serde_json::to_value(&share)?;
+                value["link"] = serde_json::Value::String(link.expose().to_owned());
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                if share.recipients.is_empty() {
+                    println!("Shared {} until {}; send this link yourself:", format_bytes(share.bytes), format_time(share.expires_at));
+                } else {
+                    println!(
+                        "Shared {} with {} until {}. They were told by mail; the mail has no key, so send them this link yourself:",
+                        format_bytes(share.bytes),
+                        share.recipients.join(", "),
+                        format_time(share.expires_at)
+                    );
+                }
+                println!("{}", link.expose());
+                println!("Anyone with the whole link can open it{}; `coffer shares revoke {}` stops it.", if share.password { " with the password" } else { "" }, share.id);
+            }
+        }
+        Command::Shares { action, json } => {
+            ensure_session(&agent)?;
+            let shares = match action {
+                Some(ShareAction::Revoke { id }) => {
+                    let shares = agent.revoke_share(&id)?;
+                    println!("Share {id} revoked: its link no longer works");
+                    shares
+                }
+                None => agent.shares()?,
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&shares)?);
+            } else if shares.is_empty() {
+                println!("No shares");
+            } else {
+                println!("{:<32} {:<10} {:<16} {:<16} {:>10} {:>9}  {}", "ID", "STATE", "CREATED", "EXPIRES", "SIZE", "DOWNLOADS", "RECIPIENTS");
+                for s in shares {
+                    let state = match s.state {
+                        coffer_client::ShareState::Uploading => "uploading",
+                        coffer_client::ShareState::Active => "active",
+                        coffer_client::ShareState::Expired => "expired",
+                        coffer_client::ShareState::Exhausted => "used up",
+                        coffer_client::ShareState::Revoked => "revoked",
+                    };
+                    let downloads = match s.max_downloads {
+                        Some(max) => format!("{}/{max}", s.downloads),
+                        None => s.downloads.to_string(),
+                    };
+                    println!(
+                        "{:<32} {:<10} {:<16} {:<16} {:>10} {:>9}  {}",
+                        s.id,
+                        state,
+                        format_time(s.created_at),
+                        format_time(s.expires_at),
+                        format_bytes(s.bytes),
+                        downloads,
+                        if s.removed { "(forgotten)".to_owned() } else { s.recipients.join(", ") }
+                    );
+                }
+            }
+        }
+        Command::Apps { action, json } => {
+            ensure_session(&agent)?;
+            let apps = match action {
+                Some(AppAction::Create { name, scopes, expires }) => {
+                    let scopes: Vec<AppScope> = scopes
+                        .iter()
+                        .map(|s| match s.as_str() {
+                            "restore" => AppScope::Restore,
+                            "backup" => AppScope::Backup,
+                            _ => AppScope::AccountRead,
+                        })
+                        .collect();
+                    let (app, token) = agent.connect_app(&name, &scopes, expires)?;
+                    if json {
+                        let mut value = serde_json::to_value(&app)?;
+                        value["token"] = serde_json::Value::String(token.expose().to_owned());
+                        println!("{}", serde_json::to_string_pretty(&value)?);
+                    } else {
+                        println!("Connected “{}” ({}) until {}", app.name, scope_names(&app.scopes), format_time(app.expires_at));
+                        println!("Its token, shown only now — give it to the app:");
+                        println!("{}", token.expose());
+                    }
+                    return Ok(());
+                }
+                Some(AppAction::Revoke { id }) => {
+                    let apps = agent.revoke_app(&id)?;
+                    println!("App {id} revoked: its token no longer works");
+                    apps
+                }
+                None => agent.connected_apps()?,
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&apps)?);
+            } else if apps.is_empty() {
+                println!("No connected apps");
+            } else {
+                println!("{:<32} {:<20} {:<28} {:<16} {:<16}  {}", "ID", "NAME", "SCOPES", "EXPIRES", "LAST USED", "STATE");
+                for a in apps {
+                    println!(
+                        "{:<32} {:<20} {:<28} {:<16} {:<16}  {}",
+                        a.id,
+                        a.name,
+                        scope_names(&a.scopes),
+                        format_time(a.expires_at),
+                        a.last_used_at.map_or_else(|| "never".to_owned(), format_time),
+                        if a.expired { "expired" } else { "active" }
+                    );
+                }
+            }
+        }
         Command::Status { json } => {
             let status = agent.status();
             if json {
@@ -710,6 +996,18 @@ fn backup(agent: &Agent) -> Result<()> {
     }
     std::io::stdout().flush().ok();
     Ok(())
+}
+
+fn scope_names(scopes: &[AppScope]) -> String {
+    scopes
+        .iter()
+        .map(|s| match s {
+            AppScope::Restore => "restore",
+            AppScope::Backup => "backup",
+            AppScope::AccountRead => "account_read",
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn format_bytes(bytes: u64) -> String {

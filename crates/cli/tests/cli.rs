@@ -323,3 +323,65 @@ fn unlock_lock_and_switching_key_modes_from_the_command_line() {
     let status: serde_json::Value = serde_json::from_str(&with(&[], &["key", "status", "--json"])).unwrap();
     assert_eq!(status["mode"], "default");
 }
+
+#[test]
+fn forgetting_asks_for_the_password_and_held_deletions_can_be_put_back() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("Notes");
+    fs::create_dir(&data).unwrap();
+    // Most data is shared by the versions, so the cleanup is a small one.
+    dataset::write_tree(&data.join("shared"), 5, 10, 50_000);
+    let coffer = Coffer::with_keychain(&home.path().join("agent"));
+    let status: serde_json::Value = serde_json::from_str(&coffer.ok(&["status", "--json"])).unwrap();
+    let keychain = status["keychain_available"].as_bool().unwrap();
+    // Only a remembered session shows the device alone cannot delete;
+    // scripts/test.sh provides a keychain daemon.
+    assert!(keychain || !keychain_required());
+    let run = |args: &[&str]| if keychain { coffer.ok(args) } else { coffer.ok_with_password(args) };
+    coffer.ok_with_password(&["--server", &server.url, "signup", "--first", "A", "--last", "B", "--email", "held@example.com", "--confirm-age"]);
+    run(&["folders", "add", data.to_str().unwrap()]);
+    for version in 0..3 {
+        fs::write(data.join("doc.txt"), format!("version {version}")).unwrap();
+        run(&["backup"]);
+    }
+    run(&["retention", "--keep-last", "1", "--keep-hourly", "0", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0", "--keep-yearly", "0"]);
+    let count = || serde_json::from_str::<serde_json::Value>(&run(&["snapshots", "--json"])).unwrap().as_array().unwrap().len();
+    assert_eq!(count(), 3);
+    assert!(run(&["forget", "--dry-run"]).contains("Would forget 2 backups"), "a dry run needs no password");
+
+    if keychain {
+        // The device's remembered session alone cannot delete…
+        let out = coffer.run(&["forget"]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("COFFER_PASSWORD"), "says how to confirm: {}", stderr(&out));
+        // …nor with a wrong password.
+        let out = coffer.command(&["forget"]).env("COFFER_PASSWORD", "not the password at all").output().unwrap();
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("password is wrong"), "{}", stderr(&out));
+        assert_eq!(count(), 3, "a refused forget changes nothing");
+    }
+    let out = coffer.ok_with_password(&["forget"]);
+    assert!(out.contains("Forgot 2 backups"), "{out}");
+    assert!(out.contains("coffer deletions"), "says how to undo: {out}");
+    assert_eq!(count(), 1);
+
+    let held: serde_json::Value = serde_json::from_str(&run(&["deletions", "--json"])).unwrap();
+    let held = held.as_array().unwrap();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["snapshots"], 2);
+    let id = held[0]["id"].as_str().unwrap().to_owned();
+    assert!(run(&["deletions"]).contains(&id));
+
+    let out = run(&["deletions", "cancel", &id]);
+    assert!(out.contains("Put back"), "{out}");
+    assert_eq!(count(), 3, "the forgotten backups are back");
+    assert!(run(&["deletions"]).contains("No deleted backups are held"));
+    let cancel_again = |args: &[&str]| if keychain { coffer.run(args) } else { coffer.run_with_password(args) };
+    let out = cancel_again(&["deletions", "cancel", &id]);
+    assert!(!out.status.success(), "already put back");
+    assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
+    let out = cancel_again(&["deletions", "cancel", "not an id!"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is not a deletion id"), "{}", stderr(&out));
+}

@@ -890,6 +890,9 @@ impl Agent {
     pub fn repair(&self, snapshot_id: &str) -> Result<String> {
         let id = self.resolve_snapshot(snapshot_id)?;
         let _guard = self.begin_exclusive("repair")?;
+        // Repair replaces the damaged snapshot, deleting it: that needs the
+        // person's fresh confirmation before anything is written.
+        self.require_confirmation()?;
         let mut repo = self.tolerant_repository()?;
         let report = coffer_engine::repair(&mut repo, &id)?;
         self.forget_reader();
@@ -901,7 +904,17 @@ impl Agent {
     /// # Errors
     /// `NotSignedIn`, `Unauthorized`, `Network`.
     pub fn profile(&self) -> Result<Profile> {
-        Ok(profile_view(self.service()?.account()?))
+        let account = self.service()?.account()?;
+        // An email confirmed by a mailed link changed it on the service only:
+        // keep this device's copy (sidebar, start-up) in step.
+        self.remember_identity(&account)?;
+        Ok(profile_view(account))
+    }
+
+    fn remember_identity(&self, account: &crate::service::AccountRecord) -> Result<()> {
+        self.catalog.set_setting(keys::FIRST_NAME, &account.first_name)?;
+        self.catalog.set_setting(keys::LAST_NAME, &account.last_name)?;
+        self.catalog.set_setting(keys::EMAIL, &account.email)
     }
 
     /// Corrects or amends the profile. A new email is verified by a link
@@ -932,9 +945,7 @@ impl Agent {
             changes.insert("address".into(), if empty { serde_json::Value::Null } else { serde_json::to_value(record).expect("address serializes") });
         }
         let account = self.service()?.update_account(&serde_json::Value::Object(changes))?;
-        self.catalog.set_setting(keys::FIRST_NAME, &account.first_name)?;
-        self.catalog.set_setting(keys::LAST_NAME, &account.last_name)?;
-        self.catalog.set_setting(keys::EMAIL, &account.email)?;
+        self.remember_identity(&account)?;
         Ok(profile_view(account))
     }
 

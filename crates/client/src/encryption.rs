@@ -199,6 +199,9 @@ impl Agent {
             require_strong_key(secret, &[email.as_str()])?;
         }
         let _guard = self.begin_exclusive("start over")?;
+        // Starting over deletes every backup: it needs a fresh confirmation
+        // before anything changes, not after the new key is in place.
+        self.ensure_confirmed(password)?;
         let service = self.service()?;
         let key = DataKey::generate();
         // The new key material goes first: a wrong password stops everything here.

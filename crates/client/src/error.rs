@@ -12,6 +12,10 @@ pub enum ErrorKind {
     Network,
     /// The service refused the session: signed out elsewhere, expired or revoked.
     Unauthorized,
+    /// The account is scheduled for deletion: signing in is refused (the
+    /// message says until when it can be restored) and a running session
+    /// ends, as with `Unauthorized`.
+    AccountDeleted,
     /// This agent has no account yet.
     NotSignedIn,
     /// A value the person typed is not acceptable; the message names it.
@@ -24,6 +28,9 @@ pub enum ErrorKind {
     InvalidCredentials,
     /// The account has two-factor sign-in: ask for the code and try again.
     TotpRequired,
+    /// Deleting backups needs the person to confirm it is them (password
+    /// and, when on, the two-factor code): ask, confirm, and try again.
+    ConfirmationRequired,
     /// The account's storage is full.
     QuotaExceeded,
     /// No OS keychain is reachable, and no password was given to work without one.
@@ -56,6 +63,10 @@ pub struct Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The message of [`ErrorKind::ConfirmationRequired`].
+pub(crate) const CONFIRMATION_REQUIRED: &str =
+    "deleting backups needs you to confirm it's you: enter your password (and two-factor code, if it is on) and try again";
+
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error { kind, message: message.into() }
@@ -78,6 +89,8 @@ impl From<coffer_engine::Error> for Error {
             E::Io => ErrorKind::Io,
             E::Integrity => ErrorKind::Integrity,
             E::InvalidInput => ErrorKind::InvalidInput,
+            // The service's refusal keeps its meaning through the engine.
+            E::Storage if err.message().ends_with(CONFIRMATION_REQUIRED) => ErrorKind::ConfirmationRequired,
             E::Storage => ErrorKind::Server,
             E::QuotaExceeded => ErrorKind::QuotaExceeded,
             E::Unauthorized => ErrorKind::Unauthorized,

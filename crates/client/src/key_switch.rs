@@ -187,7 +187,9 @@ impl Agent {
     /// committed. Returns the key status (private, unlocked here).
     ///
     /// # Errors
-    /// `NotFound` when no switch is recorded; otherwise as
+    /// `NotFound` when no switch is recorded; `ConfirmationRequired` when
+    /// deleting the old copies needs the two-factor code too (confirm with
+    /// [`Agent::confirm_identity`] and resume); otherwise as
     /// [`Agent::switch_to_private_key`]. When the account's key was changed
     /// elsewhere meanwhile, the switch is abandoned (`InvalidInput`).
     pub fn resume_key_switch(&self, new_key: &str, password: &str, progress: &mut dyn FnMut(&KeyProgress)) -> Result<KeyStatus> {
@@ -195,6 +197,9 @@ impl Agent {
             .switch_record()?
             .ok_or_else(|| Error::new(ErrorKind::NotFound, "no key switch is in progress on this device"))?;
         let key = unwrap_new_key(&record, new_key)?;
+        // The switch ends by deleting the old copies, which needs the
+        // person's confirmation: asked for before anything is uploaded.
+        self.ensure_confirmed(password)?;
         let _guard = self.begin_exclusive("switch keys")?;
         progress(&progress_of(STEP_PREPARING, 0, 0));
         let service = self.service()?;
@@ -227,6 +232,8 @@ impl Agent {
             }
         }
         self.mark_committed(&key, record.stage != STAGE_COMMITTED)?;
+        // The copy may have outlasted the confirmation.
+        self.ensure_confirmed(password)?;
         self.delete_old_objects(&backend, progress)?;
         self.clear_switch_record()?;
         self.remove_old_caches(&record.old_key_tag);

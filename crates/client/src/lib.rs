@@ -3,8 +3,11 @@
 //! restores through `coffer-engine`, with the service as the storage backend.
 //! The CLI (`coffer`) and the desktop app are thin shells over [`Agent`].
 
+mod account_deletion;
 mod agent;
+mod apps;
 mod browse;
+mod deletions;
 mod catalog;
 mod encryption;
 mod error;
@@ -15,6 +18,8 @@ mod throttle;
 mod retention;
 mod secrets;
 mod service;
+pub mod share_format;
+mod sharing;
 mod types;
 
 pub use agent::{default_config_dir, save_private_text, Agent, AgentOptions, DEFAULT_SERVER_URL, KEYCHAIN_SERVICE};
@@ -81,6 +86,18 @@ pub mod bindings {
             crate::TotpSetup::decl(),
             crate::RetentionSettings::decl(),
             crate::RetentionOutcome::decl(),
+            crate::HeldDeletion::decl(),
+            crate::ConfirmationStatus::decl(),
+            crate::CleanupWaiting::decl(),
+            crate::AppScope::decl(),
+            crate::ConnectedApp::decl(),
+            crate::ShareRequest::decl(),
+            crate::ShareState::decl(),
+            crate::ShareInfo::decl(),
+            crate::ShareProgress::decl(),
+            crate::ShareCreated::decl(),
+            crate::ConnectAppRequest::decl(),
+            crate::AppConnected::decl(),
             crate::ErrorKind::decl(),
             crate::Error::decl(),
         ];

@@ -9,7 +9,7 @@ use coffer_engine::{Backend, FileKind, ForgetPlan, PruneOptions, RetentionPolicy
 
 use crate::agent::{keys, now_ms, Agent};
 use crate::error::{Error, ErrorKind, Result};
-use crate::types::{RetentionOutcome, RetentionSettings, SnapshotInfo};
+use crate::types::{CleanupWaiting, RetentionOutcome, RetentionSettings, SnapshotInfo};
 
 impl Default for RetentionSettings {
     /// Hourly for a day, daily for a month, weekly for two months, monthly
@@ -74,14 +74,21 @@ impl Agent {
     /// Applies the retention rules: forgets backups no rule keeps and prunes
     /// data no kept backup needs. With `preview`, only says what would go.
     /// A prune that would delete more than half the stored data is refused
-    /// unless `confirm_large`.
+    /// unless `confirm_large`. Deleting needs the person's confirmation
+    /// ([`Agent::confirm_identity`]) first; a preview does not. Forgotten
+    /// backups are held by the service for 7 days
+    /// ([`Agent::held_deletions`]).
     ///
     /// # Errors
-    /// `Busy` while a backup or restore runs; `InvalidInput` for an
-    /// implausibly large deletion without confirmation; `Network`.
+    /// `ConfirmationRequired` without a confirmation (nothing is deleted
+    /// then); `Busy` while a backup or restore runs; `InvalidInput` for an
+    /// implausibly large deletion without `confirm_large`; `Network`.
     pub fn apply_retention(&self, preview: bool, confirm_large: bool) -> Result<RetentionOutcome> {
         let settings = self.retention()?;
         validate(&settings)?;
+        if !preview {
+            self.require_confirmation()?;
+        }
         let _guard = self.begin_exclusive("apply the retention rules")?;
         let mut repo = self.repository()?;
         let plan = coffer_engine::forget(&repo, &policy(&settings), now_ms())?;
@@ -112,14 +119,36 @@ impl Agent {
         outcome.bytes_waiting = report.bytes_condemned;
         self.forget_reader();
         self.catalog().set_setting(keys::RETENTION_APPLIED_AT, &now_ms().to_string())?;
+        self.set_cleanup_waiting(None)?;
         Ok(outcome)
     }
 
     /// Applies retention if it is automatic and has not run for a day.
+    /// Without the person's confirmation held (see
+    /// [`Agent::confirm_identity`]) it deletes nothing: when the rules would
+    /// forget backups it records that a cleanup is waiting
+    /// ([`Agent::cleanup_waiting`]), so the app can ask, and looks again a
+    /// day later. `Ok(None)` when nothing was applied.
+    ///
+    /// # Errors
+    /// As [`Agent::apply_retention`], except `ConfirmationRequired`.
     pub fn apply_retention_if_due(&self) -> Result<Option<RetentionOutcome>> {
         let settings = self.retention()?;
         let last: i64 = self.catalog().setting(keys::RETENTION_APPLIED_AT)?.and_then(|t| t.parse().ok()).unwrap_or(0);
         if !settings.automatic || now_ms() - last < AUTOMATIC_EVERY_MS {
+            return Ok(None);
+        }
+        if self.require_confirmation().is_err() {
+            let preview = self.apply_retention(true, false)?;
+            self.catalog().set_setting(keys::RETENTION_APPLIED_AT, &now_ms().to_string())?;
+            let waiting = (!preview.removed.is_empty()).then(|| CleanupWaiting {
+                since: self.cleanup_waiting().ok().flatten().map_or_else(now_ms, |w| w.since),
+                snapshots: preview.removed.len() as u64,
+            });
+            if waiting.is_some() {
+                tracing::info!("old versions are ready to be cleaned up; waiting for the person to confirm");
+            }
+            self.set_cleanup_waiting(waiting.as_ref())?;
             return Ok(None);
         }
         self.apply_retention(false, false).map(Some)

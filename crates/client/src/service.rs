@@ -3,8 +3,9 @@
 
 use std::io::{Cursor, Read};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use coffer_engine::{Backend, DataKey, FileKind, Id, ObjectInfo};
@@ -17,6 +18,71 @@ use crate::throttle::{Direction, Paced, Throttle};
 
 /// How often an idempotent request is tried before its error is reported.
 const ATTEMPTS: u32 = 3;
+
+/// The header a deleting request carries the deletion grant in.
+const CONFIRMATION_HEADER: &str = "Coffer-Confirmation";
+
+/// A deletion grant from `POST /v1/auth/confirm`: proof that the person, not
+/// only their device, asked to delete. A secret, like a session token.
+struct HeldGrant {
+    token: String,
+    /// A little before the service's expiry, so it is not sent stale.
+    expires: Instant,
+}
+
+/// Deletion grants in this process's memory only — never persisted, logged
+/// or sent to the UI — keyed by the session they were made for (the hash of
+/// its current access token, moved along when the token is renewed), so
+/// every client the agent makes for that session sends it.
+static GRANTS: LazyLock<Mutex<HashMap<[u8; 32], HeldGrant>>> = LazyLock::new(Mutex::default);
+
+fn session_key(access_token: &str) -> [u8; 32] {
+    *blake3::hash(access_token.as_bytes()).as_bytes()
+}
+
+/// Renewed token pairs, by the hash of the access token each replaced.
+/// Every client of a session has its own copy of the tokens (the agent keeps
+/// a reader open for long); one whose access token was renewed by another
+/// adopts the new pair instead of presenting the spent refresh token, which
+/// the service would take for a stolen copy and end the session.
+static RENEWED: LazyLock<Mutex<std::collections::VecDeque<Renewal>>> = LazyLock::new(Mutex::default);
+/// The hash of a replaced access token, and the pair that replaced it.
+type Renewal = ([u8; 32], Tokens);
+/// Renewals remembered (one an hour per session is the usual pace).
+const RENEWED_KEPT: usize = 256;
+
+/// The newest tokens that replaced `access`, following renewals, if any.
+fn renewed_since(access: &str) -> Option<Tokens> {
+    let renewed = RENEWED.lock().unwrap_or_else(|p| p.into_inner());
+    let mut newest: Option<Tokens> = None;
+    let mut key = session_key(access);
+    while let Some((_, next)) = renewed.iter().find(|(old, _)| *old == key) {
+        key = session_key(&next.access);
+        newest = Some(next.clone());
+    }
+    newest
+}
+
+fn grants() -> std::sync::MutexGuard<'static, HashMap<[u8; 32], HeldGrant>> {
+    GRANTS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A held deletion as the service lists it.
+#[derive(Deserialize)]
+struct HeldDeletionWire {
+    id: String,
+    confirmed_at: i64,
+    deleted_at: i64,
+    #[serde(default)]
+    device_name: String,
+    #[serde(default)]
+    device_id: String,
+    snapshots: u64,
+    indexes: u64,
+    packs: u64,
+    bytes: u64,
+    purge_at: i64,
+}
 
 /// The account as the service describes it.
 #[derive(Debug, Clone, Deserialize)]
@@ -169,6 +235,9 @@ struct ErrorBody {
 struct ErrorDetail {
     code: String,
     message: String,
+    /// With `account_deleted`: when the account is purged (Unix ms).
+    #[serde(default)]
+    purge_at: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -330,6 +399,11 @@ impl ServiceClient {
         if current.access != stale {
             return true; // another thread renewed it meanwhile
         }
+        if let Some(newer) = renewed_since(&current.access) {
+            // Another client of this session renewed it: use its tokens.
+            *session.tokens.lock().expect("tokens lock") = newer;
+            return true;
+        }
         let Some(refresh_token) = current.refresh else { return false };
         let body = serde_json::json!({ "refresh_token": refresh_token });
         let Ok(response) = self.http.post(self.url("v1/sessions/refresh")).json(&body).send() else { return false };
@@ -338,6 +412,19 @@ impl ServiceClient {
         }
         let Ok(renewed) = response.json::<Refreshed>() else { return false };
         let tokens = Tokens { access: renewed.access_token, refresh: Some(renewed.refresh_token) };
+        {
+            let mut grants = grants();
+            if let Some(grant) = grants.remove(&session_key(stale)) {
+                grants.insert(session_key(&tokens.access), grant);
+            }
+        }
+        {
+            let mut renewed = RENEWED.lock().unwrap_or_else(|p| p.into_inner());
+            renewed.push_back((session_key(stale), tokens.clone()));
+            while renewed.len() > RENEWED_KEPT {
+                renewed.pop_front();
+            }
+        }
         if let Some(persist) = &session.persist {
             persist(&tokens);
         }
@@ -371,9 +458,14 @@ impl ServiceClient {
             match self.authed(make(), token.as_deref()).send() {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) if response.status() == StatusCode::UNAUTHORIZED && !renewed && token.is_some() => {
+                    let err = error_from_response(response);
+                    // A wrong two-factor code is a 401 too, but the session is fine.
+                    if err.kind != ErrorKind::Unauthorized {
+                        return Err(err);
+                    }
                     renewed = true;
                     if !self.refresh(token.as_deref().unwrap_or_default()) {
-                        return Err(error_from_response(response));
+                        return Err(err);
                     }
                     continue;
                 }
@@ -398,7 +490,9 @@ impl ServiceClient {
     /// Signs in and opens a session bound to this device.
     ///
     /// # Errors
-    /// `InvalidCredentials`, `Network`, `Server`.
+    /// `InvalidCredentials`, `TotpRequired`, `Network`, `Server`;
+    /// `Unauthorized` when the account is scheduled for deletion (the
+    /// message says until when it can be restored).
     pub fn sign_in(&self, email: &str, password: &str, totp_code: Option<&str>, device: &DeviceIdentity<'_>) -> Result<SessionGrant> {
         let mut body = serde_json::json!({
             "email": email,
@@ -408,9 +502,7 @@ impl ServiceClient {
             "app_version": env!("CARGO_PKG_VERSION"),
         });
         if let Some(code) = totp_code.map(str::trim).filter(|c| !c.is_empty()) {
-            // Six digits are a TOTP code; anything else is a one-time recovery code.
-            let field = if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) { "totp_code" } else { "recovery_code" };
-            body[field] = serde_json::Value::String(code.to_owned());
+            body[code_field(code)] = serde_json::Value::String(code.to_owned());
         }
         let response = self.send(false, || self.http.post(self.url("v1/sessions")).json(&body))?;
         response.json().map_err(|e| decode_error(&e))
@@ -421,8 +513,96 @@ impl ServiceClient {
     /// # Errors
     /// `Network`, or `Unauthorized` when the session had already ended.
     pub fn sign_out(&self) -> Result<()> {
+        if let Some(token) = self.access_token() {
+            grants().remove(&session_key(&token));
+        }
         self.send(true, || self.http.delete(self.url("v1/sessions/current")))?;
         Ok(())
+    }
+
+    /// Confirms it is the person (password, and the two-factor or a
+    /// recovery code when two-factor sign-in is on) and keeps the deletion
+    /// grant the service hands back in this process's memory, for this
+    /// session. Deleting requests of any client of this session send it
+    /// until it expires. Returns when it expires (Unix ms, this machine's
+    /// clock).
+    ///
+    /// # Errors
+    /// `InvalidCredentials` for a wrong password, `TotpRequired` when a code
+    /// is needed, `InvalidInput` for a wrong or used code, `NotSignedIn`.
+    pub fn confirm(&self, password: &str, code: Option<&str>) -> Result<i64> {
+        #[derive(Deserialize)]
+        struct Granted {
+            confirmation: String,
+            expires_in: u64,
+        }
+        let Some(access) = self.access_token() else {
+            return Err(Error::new(ErrorKind::NotSignedIn, "sign in to Coffer first"));
+        };
+        let mut body = serde_json::json!({ "password": password });
+        if let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) {
+            body[code_field(code)] = serde_json::Value::String(code.to_owned());
+        }
+        let response = self.send(false, || self.http.post(self.url("v1/auth/confirm")).json(&body))?;
+        let granted: Granted = response.json().map_err(|e| decode_error(&e))?;
+        let lifetime = Duration::from_secs(granted.expires_in);
+        let margin = Duration::from_secs(30).min(lifetime / 2);
+        // Keyed by the token the client holds now (a refresh during the call moved nothing yet).
+        let key = session_key(&self.access_token().unwrap_or(access));
+        grants().insert(key, HeldGrant { token: granted.confirmation, expires: Instant::now() + lifetime - margin });
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        Ok(now + (lifetime - margin).as_millis() as i64)
+    }
+
+    /// How long the deletion grant of this session still works, if one is held.
+    pub fn confirmation_left(&self) -> Option<Duration> {
+        let key = session_key(&self.access_token()?);
+        let mut grants = grants();
+        let left = grants.get(&key).map(|g| g.expires.saturating_duration_since(Instant::now()));
+        match left {
+            Some(left) if !left.is_zero() => Some(left),
+            Some(_) => {
+                grants.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn confirmation_token(&self) -> Option<String> {
+        self.confirmation_left()?;
+        let key = session_key(&self.access_token()?);
+        grants().get(&key).map(|g| g.token.clone())
+    }
+
+    /// Deletions held by the service and not yet purged, newest first.
+    ///
+    /// # Errors
+    /// `Unauthorized`, `Network`.
+    pub fn held_deletions(&self) -> Result<Vec<crate::types::HeldDeletion>> {
+        let wire: Vec<HeldDeletionWire> = self.call(reqwest::Method::GET, "v1/deletions", None)?;
+        Ok(wire
+            .into_iter()
+            .map(|w| crate::types::HeldDeletion {
+                id: w.id,
+                confirmed_at: w.confirmed_at,
+                deleted_at: w.deleted_at,
+                device_name: w.device_name,
+                device_id: w.device_id,
+                snapshots: w.snapshots,
+                other_objects: w.indexes + w.packs,
+                bytes: w.bytes,
+                purge_at: w.purge_at,
+            })
+            .collect())
+    }
+
+    /// Puts a held deletion back (no confirmation needed: undoing is harmless).
+    ///
+    /// # Errors
+    /// `NotFound` when it is unknown, purged or already put back.
+    pub fn cancel_held_deletion(&self, id: &str) -> Result<()> {
+        self.call::<serde_json::Value>(reqwest::Method::POST, &format!("v1/deletions/{id}/cancel"), None).map(|_| ())
     }
 
     /// # Errors
@@ -532,6 +712,18 @@ impl ServiceClient {
         Ok(record.purge_at)
     }
 
+    /// Cancels the account's scheduled deletion; needs no session (the
+    /// account has none while it is scheduled), only the email and password.
+    ///
+    /// # Errors
+    /// `InvalidCredentials` for a wrong email or password; `InvalidInput`
+    /// after too many attempts; `Network`.
+    pub fn restore_deletion(&self, email: &str, password: &str) -> Result<()> {
+        let body = serde_json::json!({ "email": email, "password": password });
+        self.send(false, || self.http.post(self.url("v1/account/restore-deletion")).json(&body))?;
+        Ok(())
+    }
+
     /// Asks for a password-reset link by mail (always accepted: the service
     /// never says whether an email has an account).
     pub fn request_password_reset(&self, email: &str) -> Result<()> {
@@ -582,6 +774,15 @@ impl ServiceClient {
     }
 }
 
+/// Six digits are a TOTP code; anything else is a one-time recovery code.
+fn code_field(code: &str) -> &'static str {
+    if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) {
+        "totp_code"
+    } else {
+        "recovery_code"
+    }
+}
+
 /// Decodes a base64 data key.
 ///
 /// # Errors
@@ -614,19 +815,26 @@ fn transport_error(base: &str, err: &reqwest::Error) -> Error {
 fn error_from_response(response: Response) -> Error {
     let status = response.status();
     let body: Option<ErrorBody> = response.json().ok();
-    let (code, message) = match body {
-        Some(b) => (b.error.code, b.error.message),
-        None => (String::new(), format!("the service answered {status}")),
+    let (code, message, purge_at) = match body {
+        Some(b) => (b.error.code, b.error.message, b.error.purge_at),
+        None => (String::new(), format!("the service answered {status}"), None),
     };
+    if code == "account_deleted" {
+        // The service's text names an API route; a person needs the day and what to do.
+        return Error::new(ErrorKind::AccountDeleted, account_deleted_message(purge_at));
+    }
     let kind = match code.as_str() {
         "age_not_confirmed" => ErrorKind::AgeNotConfirmed,
         "email_taken" => ErrorKind::EmailTaken,
         "invalid_credentials" | "wrong_password" => ErrorKind::InvalidCredentials,
         "totp_required" => ErrorKind::TotpRequired,
+        "confirmation_required" => {
+            return Error::new(ErrorKind::ConfirmationRequired, crate::error::CONFIRMATION_REQUIRED)
+        }
         "totp_invalid" => ErrorKind::InvalidInput,
         "invalid_input" => ErrorKind::InvalidInput,
         "quota_exceeded" => ErrorKind::QuotaExceeded,
-        "unauthorized" | "token_expired" | "account_deleted" => ErrorKind::Unauthorized,
+        "unauthorized" | "token_expired" => ErrorKind::Unauthorized,
         "not_found" => ErrorKind::NotFound,
         "hash_mismatch" => ErrorKind::Integrity,
         _ => match status {
@@ -640,11 +848,26 @@ fn error_from_response(response: Response) -> Error {
     Error::new(kind, message)
 }
 
+/// What signing in to an account scheduled for deletion says. The day is the
+/// service's (UTC) calendar day, as in the mail it sent.
+fn account_deleted_message(purge_at: Option<i64>) -> String {
+    let day = purge_at
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.date_naive().format("%B %-d, %Y").to_string());
+    match day {
+        Some(day) => format!(
+            "This account is scheduled for deletion: it and its stored files will be deleted for good on {day}. \
+             Until then you can restore it."
+        ),
+        None => "This account is scheduled for deletion. Until its files are purged you can restore it.".to_owned(),
+    }
+}
+
 fn engine_error(err: Error) -> coffer_engine::Error {
     use coffer_engine::ErrorKind as E;
     let kind = match err.kind {
         ErrorKind::Network => E::Network,
-        ErrorKind::Unauthorized | ErrorKind::NotSignedIn => E::Unauthorized,
+        ErrorKind::Unauthorized | ErrorKind::AccountDeleted | ErrorKind::NotSignedIn => E::Unauthorized,
         ErrorKind::QuotaExceeded => E::QuotaExceeded,
         ErrorKind::NotFound => E::NotFound,
         ErrorKind::Integrity => E::Integrity,
@@ -701,8 +924,160 @@ impl Backend for ServiceClient {
 
     fn remove(&self, kind: FileKind, id: &Id) -> coffer_engine::Result<()> {
         let url = self.object_url(kind, Some(id));
-        self.send(true, || self.http.delete(url.clone())).map_err(engine_error)?;
+        let confirmation = self.confirmation_token();
+        self.send(true, || {
+            let request = self.http.delete(url.clone());
+            match &confirmation {
+                Some(grant) => request.header(CONFIRMATION_HEADER, grant),
+                None => request,
+            }
+        })
+        .map_err(engine_error)?;
         Ok(())
+    }
+}
+
+// ----- connected apps (issue 7) -----
+
+impl ServiceClient {
+    /// The account's connected apps, newest first (never their tokens).
+    ///
+    /// # Errors
+    /// `Unauthorized`, `Network`.
+    pub fn connected_apps(&self) -> Result<Vec<crate::types::ConnectedApp>> {
+        self.call(reqwest::Method::GET, "v1/apps", None)
+    }
+
+    /// Makes a connected-app token; the answer holds the token, shown once.
+    ///
+    /// # Errors
+    /// `InvalidInput` naming the field, `Unauthorized`, `Network`.
+    pub fn create_connected_app(&self, name: &str, scopes: &[crate::types::AppScope], expires_in_days: u32) -> Result<(crate::types::ConnectedApp, String)> {
+        let body = serde_json::json!({ "name": name, "scopes": scopes, "expires_in_days": expires_in_days });
+        let mut created: serde_json::Value = self.call(reqwest::Method::POST, "v1/apps", Some(&body))?;
+        let token = created
+            .as_object_mut()
+            .and_then(|o| o.remove("token"))
+            .and_then(|t| t.as_str().map(str::to_owned))
+            .ok_or_else(|| Error::new(ErrorKind::Server, "the service did not send the new app's token"))?;
+        let app = serde_json::from_value(created).map_err(|e| Error::new(ErrorKind::Server, format!("the service sent an app the agent does not understand: {e}")))?;
+        Ok((app, token))
+    }
+
+    /// Revokes a connected app: its token fails at once.
+    ///
+    /// # Errors
+    /// `NotFound` when the account has no such app.
+    pub fn revoke_connected_app(&self, id: &str) -> Result<()> {
+        self.call::<Option<serde_json::Value>>(reqwest::Method::DELETE, &format!("v1/apps/{id}"), None).map(|_| ())
+    }
+}
+
+// ----- shares (issue 7) -----
+
+/// A share as the service answers it to its owner.
+#[derive(Deserialize)]
+struct ShareWire {
+    id: String,
+    state: crate::types::ShareState,
+    created_at: i64,
+    expires_at: i64,
+    password: bool,
+    max_downloads: Option<u64>,
+    downloads: u64,
+    recipients: Vec<String>,
+    bytes: u64,
+    removed_at: Option<i64>,
+}
+
+impl ShareWire {
+    fn into_info(self) -> crate::types::ShareInfo {
+        crate::types::ShareInfo {
+            id: self.id,
+            state: self.state,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            password: self.password,
+            max_downloads: self.max_downloads,
+            downloads: self.downloads,
+            recipients: self.recipients,
+            bytes: self.bytes,
+            removed: self.removed_at.is_some(),
+        }
+    }
+}
+
+/// What a new share is made with (the service's `POST /v1/shares`).
+pub struct NewShare<'a> {
+    pub recipients: &'a [String],
+    pub expires_in_days: u32,
+    pub password: Option<&'a str>,
+    pub max_downloads: Option<u32>,
+    pub parts: u64,
+}
+
+impl ServiceClient {
+    /// Starts a share; its parts are uploaded next.
+    ///
+    /// # Errors
+    /// `InvalidInput` naming the field, `Unauthorized`, `Network`.
+    pub fn create_share(&self, share: &NewShare<'_>) -> Result<crate::types::ShareInfo> {
+        let mut body = serde_json::json!({
+            "recipients": share.recipients,
+            "expires_in_days": share.expires_in_days,
+            "parts": share.parts,
+        });
+        if let Some(password) = share.password {
+            body["password"] = serde_json::Value::String(password.to_owned());
+        }
+        if let Some(max) = share.max_downloads {
+            body["max_downloads"] = serde_json::json!(max);
+        }
+        let wire: ShareWire = self.call(reqwest::Method::POST, "v1/shares", Some(&body))?;
+        Ok(wire.into_info())
+    }
+
+    /// Uploads the sealed manifest (`part` None) or one sealed part.
+    ///
+    /// # Errors
+    /// `QuotaExceeded`, `InvalidInput`, `NotFound`, `Network`.
+    pub fn put_share_part(&self, share_id: &str, part: Option<u64>, bytes: Vec<u8>) -> Result<()> {
+        let path = match part {
+            None => format!("v1/shares/{share_id}/manifest"),
+            Some(n) => format!("v1/shares/{share_id}/parts/{n}"),
+        };
+        self.send(true, || self.http.put(self.url(&path)).header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(bytes.clone()))
+            .map(drop)
+    }
+
+    /// Finishes a share: it can be opened from now on, and the service mails
+    /// each recipient a notice with the link *without* its key (the key never
+    /// leaves this device; the person sends the full link). Returns how many
+    /// were mailed.
+    ///
+    /// # Errors
+    /// `InvalidInput` (a part is missing), `NotFound`, `Network`.
+    pub fn complete_share(&self, share_id: &str) -> Result<u64> {
+        let body = serde_json::json!({});
+        let done: serde_json::Value = self.call(reqwest::Method::POST, &format!("v1/shares/{share_id}/complete"), Some(&body))?;
+        Ok(done["mailed"].as_u64().unwrap_or(0))
+    }
+
+    /// The account's shares, newest first.
+    ///
+    /// # Errors
+    /// `Unauthorized`, `Network`.
+    pub fn shares(&self) -> Result<Vec<crate::types::ShareInfo>> {
+        let wire: Vec<ShareWire> = self.call(reqwest::Method::GET, "v1/shares", None)?;
+        Ok(wire.into_iter().map(ShareWire::into_info).collect())
+    }
+
+    /// Revokes a share: its link fails at once, its data is removed.
+    ///
+    /// # Errors
+    /// `NotFound`, `Network`.
+    pub fn revoke_share(&self, share_id: &str) -> Result<()> {
+        self.call::<Option<serde_json::Value>>(reqwest::Method::DELETE, &format!("v1/shares/{share_id}"), None).map(|_| ())
     }
 }
 

@@ -617,3 +617,197 @@ pub struct RetentionOutcome {
     #[ts(type = "number")]
     pub bytes_waiting: u64,
 }
+
+/// Backups and data one confirmation deleted, held by the service until
+/// `purge_at`; until then `cancel_held_deletion` puts them back.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct HeldDeletion {
+    pub id: String,
+    /// When the person confirmed with their password.
+    #[ts(type = "number")]
+    pub confirmed_at: i64,
+    /// When the first of these was deleted.
+    #[ts(type = "number")]
+    pub deleted_at: i64,
+    pub device_name: String,
+    pub device_id: String,
+    /// Backups (snapshots) deleted.
+    #[ts(type = "number")]
+    pub snapshots: u64,
+    /// Other stored pieces (data packs, index files) deleted.
+    #[ts(type = "number")]
+    pub other_objects: u64,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// When they are removed for good.
+    #[ts(type = "number")]
+    pub purge_at: i64,
+}
+
+/// The person confirmed it is them: deleting works without asking again
+/// until `confirmed_until` (Unix ms). The grant itself stays in the agent.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ConfirmationStatus {
+    #[ts(type = "number")]
+    pub confirmed_until: i64,
+}
+
+/// Automatic cleanup found old versions to forget but could not delete them
+/// without the person's confirmation ("Old versions are ready to be cleaned
+/// up — confirm with your password").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CleanupWaiting {
+    /// When automatic cleanup first had to wait.
+    #[ts(type = "number")]
+    pub since: i64,
+    /// Backups the rules would forget, as last counted.
+    #[ts(type = "number")]
+    pub snapshots: u64,
+}
+
+/// What a connected app may do with the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AppScope {
+    /// Read-only: list and download backups.
+    Restore,
+    /// Add backups: list and upload, never read or delete.
+    Backup,
+    /// Read the profile, mail preferences and sessions.
+    AccountRead,
+}
+
+/// A connected app (a scoped token the person made for a third-party
+/// application), as listed. Never carries the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ConnectedApp {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<AppScope>,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[ts(type = "number")]
+    pub expires_at: i64,
+    /// Past `expires_at`: it no longer works.
+    pub expired: bool,
+    /// Its last request, if it made any.
+    #[ts(type = "number | null")]
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    /// Requests it made.
+    #[ts(type = "number")]
+    pub uses: u64,
+}
+
+/// Share a file or folder as it was in a backup. The recipients are mailed
+/// a notice with the link without its key; the person sends them the full
+/// link, which only the agent's answer holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+pub struct ShareRequest {
+    /// The original absolute path of a file or folder in the backup.
+    pub path: String,
+    /// A snapshot id or unique prefix [default: the latest backup].
+    pub snapshot_id: Option<String>,
+    /// Emails mailed a notice (up to 20); none: only the link is handed back.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// 1–90 [default: 7].
+    pub expires_in_days: Option<u32>,
+    /// 8–1024 characters; recipients must type it.
+    pub password: Option<String>,
+    /// 1–1000 [default: unlimited].
+    pub max_downloads: Option<u32>,
+}
+
+/// Where a share stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareState {
+    /// Its upload has not finished.
+    Uploading,
+    /// Recipients can open it.
+    Active,
+    Expired,
+    /// Downloaded as many times as allowed.
+    Exhausted,
+    Revoked,
+}
+
+/// A share as its owner sees it. Never carries the key or the link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ShareInfo {
+    pub id: String,
+    pub state: ShareState,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[ts(type = "number")]
+    pub expires_at: i64,
+    /// Whether recipients need a password.
+    pub password: bool,
+    #[ts(type = "number | null")]
+    pub max_downloads: Option<u64>,
+    #[ts(type = "number")]
+    pub downloads: u64,
+    /// Forgotten once the share's data is removed.
+    pub recipients: Vec<String>,
+    /// Stored bytes, counted against the quota.
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// Its data (and the recipients' addresses) were removed.
+    pub removed: bool,
+}
+
+/// How far making a share has come.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ShareProgress {
+    #[ts(type = "number")]
+    pub files_done: u64,
+    #[ts(type = "number")]
+    pub files_total: u64,
+    #[ts(type = "number")]
+    pub bytes_done: u64,
+    #[ts(type = "number")]
+    pub bytes_total: u64,
+}
+
+/// A new share and its full link `<service>/s/<id>#<key>`, returned once by
+/// the desktop's `share` command so the person can copy it or mail it on
+/// (docs/ipc.md, *Secrets*: a deliberate exception, like the recovery code).
+/// Nothing keeps it afterwards; `Debug` does not print the link.
+#[derive(Clone, Serialize, TS)]
+pub struct ShareCreated {
+    pub share: ShareInfo,
+    /// The only copy of the share key outside the person's hands.
+    pub link: String,
+}
+
+impl std::fmt::Debug for ShareCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShareCreated").field("share", &self.share).field("link", &"<secret>").finish()
+    }
+}
+
+/// Connect an app: a name the person will recognise, what it may do, and
+/// for how long.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ConnectAppRequest {
+    pub name: String,
+    pub scopes: Vec<AppScope>,
+    /// 1–365 [default: 30].
+    pub expires_in_days: Option<u32>,
+}
+
+/// A newly connected app and its token, returned once by the desktop's
+/// `connect_app` command to be shown once (docs/ipc.md, *Secrets*); the
+/// service keeps only a hash. `Debug` does not print the token.
+#[derive(Clone, Serialize, TS)]
+pub struct AppConnected {
+    pub app: ConnectedApp,
+    pub token: String,
+}
+
+impl std::fmt::Debug for AppConnected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppConnected").field("app", &self.app).field("token", &"<secret>").finish()
+    }
+}

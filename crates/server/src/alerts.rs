@@ -99,7 +99,7 @@ fn storage_mail(subject: &AlertSubject) -> (String, String) {
 }
 
 /// `1.5 GiB`, `300 MiB`, `12 KiB`, `10 bytes`.
-fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
         return format!("{bytes} bytes");

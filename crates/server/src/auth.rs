@@ -4,7 +4,9 @@
 //! only its SHA-256 is stored, so a copy of the database does not let anyone
 //! sign in or follow a link.
 
-use axum::extract::{FromRequestParts, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH};
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -13,6 +15,7 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::apps::{ConnectedApp, TOKEN_PREFIX};
 use crate::error::AppError;
 use crate::AppState;
 
@@ -41,7 +44,12 @@ pub fn token_sha256(token: &str) -> [u8; 32] {
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub account_id: String,
+    /// The session's id; for a connected app, `app:<app id>`, which no
+    /// session (and so no deletion grant) ever has.
     pub session_id: String,
+    /// The connected app when the request carried an app token rather than
+    /// a session's access token; its scopes were already checked.
+    pub app: Option<ConnectedApp>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
@@ -77,15 +85,20 @@ fn is_object_transfer(request: &Request) -> bool {
 
 /// Middleware for 🔒 routes: resolves the bearer token to a live session
 /// whose access token has not expired, then counts the request on that
-/// session (last seen, requests, bytes, transfer time).
+/// session (last seen, requests, bytes, transfer time). A connected-app
+/// token is resolved to its app instead, admitted only to the routes its
+/// scopes name (`crate::apps::ROUTE_SCOPES`), and its use recorded.
 pub async fn require_session(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    let hash = bearer_token(&request)
-        .map(token_sha256)
-        .ok_or(AppError::Unauthorized)?;
+    let token = bearer_token(&request).ok_or(AppError::Unauthorized)?;
+    if token.starts_with(TOKEN_PREFIX) {
+        let hash = token_sha256(token);
+        return require_app(state, hash, request, next).await;
+    }
+    let hash = token_sha256(token);
     let session = state
         .db
         .active_session(hash)
@@ -106,6 +119,7 @@ pub async fn require_session(
     request.extensions_mut().insert(Authenticated {
         account_id: session.account_id,
         session_id: session.id,
+        app: None,
     });
     let started = std::time::Instant::now();
     let response = next.run(request).await;
@@ -126,6 +140,50 @@ pub async fn require_session(
         tracing::warn!(
             error = format!("{e:#}"),
             "recording session activity failed"
+        );
+    }
+    Ok(response)
+}
+
+/// The connected-app half of [`require_session`].
+async fn require_app(
+    state: AppState,
+    hash: [u8; 32],
+    mut request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    // Revoked tokens are deleted, so they are simply unknown.
+    let record = state
+        .db
+        .app_token_by_hash(hash)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let now = state.now();
+    if record.expires_at <= now {
+        return Err(AppError::AppTokenExpired);
+    }
+    let app = ConnectedApp::of(&record);
+    // The route as routed (`/v1/repo/{kind}/{id}`), not as requested.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    app.check(request.method(), &route)?;
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    request.extensions_mut().insert(Authenticated {
+        account_id: record.account_id.clone(),
+        session_id: format!("app:{}", record.id),
+        app: Some(app),
+    });
+    let response = next.run(request).await;
+    if let Err(e) = state.db.record_app_use(record.id, now, ip).await {
+        tracing::warn!(
+            error = format!("{e:#}"),
+            "recording connected-app use failed"
         );
     }
     Ok(response)

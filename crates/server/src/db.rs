@@ -11,6 +11,14 @@ use anyhow::Context;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use rusqlite_migration::{Migrations, M};
 
+mod apps;
+mod held_deletions;
+mod shares;
+
+pub use apps::{AppTokenRecord, NewAppToken};
+pub use shares::{NewShare, OpenOutcome, ShareRecord, MANIFEST_PART};
+pub use held_deletions::{DeletionBatch, GrantRecord, HeldObject, HoldOutcome, HoldRequest};
+
 const MIGRATIONS: &[M<'static>] = &[
     M::up(
         "CREATE TABLE accounts (
@@ -121,6 +129,100 @@ const MIGRATIONS: &[M<'static>] = &[
         sent_at    INTEGER NOT NULL,
         PRIMARY KEY (account_id, alert)
     ) STRICT;",
+    ),
+    // Held deletions (see `crate::held_deletions`): a deletion grant is
+    // made by a fresh password (and two-factor) check and bound to its
+    // session; a deleted object is only marked held, in a batch per grant,
+    // and purged after the hold.
+    M::up(
+        "CREATE TABLE deletion_grants (
+        sha256     BLOB PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX deletion_grants_by_expiry ON deletion_grants(expires_at);
+    -- No reference to the grant or the session: both go long before the
+    -- batch does, and the batch keeps the device it came from.
+    CREATE TABLE deletion_batches (
+        id            TEXT PRIMARY KEY,
+        account_id    TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        grant_sha256  BLOB NOT NULL,
+        session_id    TEXT NOT NULL,
+        device_id     TEXT NOT NULL,
+        device_name   TEXT NOT NULL,
+        confirmed_at  INTEGER NOT NULL,
+        first_held_at INTEGER NOT NULL,
+        last_held_at  INTEGER NOT NULL,
+        mailed_at     INTEGER,
+        cancelled_at  INTEGER
+    ) STRICT;
+    CREATE INDEX deletion_batches_by_account ON deletion_batches(account_id);
+    CREATE INDEX deletion_batches_by_grant ON deletion_batches(grant_sha256);
+    ALTER TABLE objects ADD COLUMN held_in TEXT;
+    ALTER TABLE objects ADD COLUMN purge_after INTEGER;
+    CREATE INDEX objects_by_hold ON objects(held_in) WHERE held_in IS NOT NULL;
+    CREATE INDEX objects_by_purge ON objects(purge_after) WHERE purge_after IS NOT NULL;",
+    ),
+    // Connected apps (see `crate::apps`): scoped tokens a person made for a
+    // third-party application, stored hashed, with their last use.
+    M::up(
+        "CREATE TABLE app_tokens (
+        id           TEXT PRIMARY KEY,
+        account_id   TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        scopes       TEXT NOT NULL,
+        token_sha256 BLOB NOT NULL UNIQUE,
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        last_used_at INTEGER,
+        last_used_ip TEXT,
+        uses         INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE INDEX app_tokens_by_account ON app_tokens(account_id);
+    CREATE INDEX app_tokens_by_expiry ON app_tokens(expires_at);",
+    ),
+    // Shares (see `crate::shares`): files re-encrypted by the agent under a
+    // share key the service never sees, uploaded in parts to a share area,
+    // the recipients' addresses (kept only while the data is), and the
+    // download tickets opening a share hands out.
+    M::up(
+        "CREATE TABLE shares (
+        id             TEXT PRIMARY KEY,
+        account_id     TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        state          TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        completed_at   INTEGER,
+        expires_at     INTEGER NOT NULL,
+        password_hash  TEXT,
+        max_downloads  INTEGER,
+        downloads      INTEGER NOT NULL DEFAULT 0,
+        last_opened_at INTEGER,
+        parts          INTEGER NOT NULL,
+        revoked_at     INTEGER,
+        removed_at     INTEGER
+    ) STRICT;
+    CREATE INDEX shares_by_account ON shares(account_id);
+    CREATE TABLE share_recipients (
+        share_id TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+        email    TEXT NOT NULL,
+        PRIMARY KEY (share_id, email)
+    ) STRICT;
+    CREATE TABLE share_parts (
+        share_id   TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+        account_id TEXT NOT NULL,
+        part       INTEGER NOT NULL,
+        size       INTEGER NOT NULL,
+        PRIMARY KEY (share_id, part)
+    ) STRICT;
+    CREATE INDEX share_parts_by_account ON share_parts(account_id);
+    CREATE TABLE share_tickets (
+        sha256     BLOB PRIMARY KEY,
+        share_id   TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX share_tickets_by_share ON share_tickets(share_id);",
     ),
 ];
 
@@ -1253,8 +1355,9 @@ impl Db {
             let mut stmt = conn.prepare(
                 "SELECT a.id, a.email, a.quota_bytes,
                      (SELECT MAX(o.created_at) FROM objects o
-                      WHERE o.account_id = a.id AND o.kind = 'snapshots'),
-                     (SELECT COALESCE(SUM(o.size), 0) FROM objects o WHERE o.account_id = a.id),
+                      WHERE o.account_id = a.id AND o.kind = 'snapshots' AND o.held_in IS NULL),
+                     (SELECT COALESCE(SUM(o.size), 0) FROM objects o
+                      WHERE o.account_id = a.id AND o.held_in IS NULL),
                      COALESCE((SELECT p.enabled FROM preferences p
                                WHERE p.account_id = a.id AND p.category = 'operational_alerts'), 1),
                      (SELECT GROUP_CONCAT(s.alert, ',') FROM alerts_sent s
@@ -1321,14 +1424,18 @@ impl Db {
 
     // ----- objects -----
 
-    /// Bytes stored by an account, summed over its objects.
+    /// Bytes stored by an account, summed over its objects and the parts of
+    /// its shares. Held deletions do not count: the person deleted them
+    /// (they are only kept for the hold period).
     ///
     /// # Errors
     /// Database failures.
     pub async fn used_bytes(&self, account_id: String) -> anyhow::Result<u64> {
         self.call(move |conn| {
             conn.query_row(
-                "SELECT COALESCE(SUM(size), 0) FROM objects WHERE account_id = ?1",
+                "SELECT COALESCE((SELECT SUM(size) FROM objects
+                                  WHERE account_id = ?1 AND held_in IS NULL), 0)
+                      + COALESCE((SELECT SUM(size) FROM share_parts WHERE account_id = ?1), 0)",
                 [account_id],
                 |r| r.get::<_, i64>(0),
             )
@@ -1337,7 +1444,8 @@ impl Db {
         .await
     }
 
-    /// The size of one object, if the account has it.
+    /// The size of one object, if the account has it (a held deletion is
+    /// not had: it is hidden until purged or cancelled).
     ///
     /// # Errors
     /// Database failures.
@@ -1349,7 +1457,8 @@ impl Db {
     ) -> anyhow::Result<Option<u64>> {
         self.call(move |conn| {
             conn.query_row(
-                "SELECT size FROM objects WHERE account_id = ?1 AND kind = ?2 AND id = ?3",
+                "SELECT size FROM objects
+                 WHERE account_id = ?1 AND kind = ?2 AND id = ?3 AND held_in IS NULL",
                 params![account_id, kind, id],
                 |r| r.get::<_, i64>(0),
             )
@@ -1360,6 +1469,8 @@ impl Db {
     }
 
     /// Records a stored object. Returns `false` if it was already recorded.
+    /// Storing a held deletion again (same id, so the same bytes) takes it
+    /// out of its hold and returns `true`.
     ///
     /// # Errors
     /// Database failures.
@@ -1371,8 +1482,11 @@ impl Db {
     ) -> anyhow::Result<bool> {
         self.call(move |conn| {
             conn.execute(
-                "INSERT OR IGNORE INTO objects (account_id, kind, id, size, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO objects (account_id, kind, id, size, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (account_id, kind, id) DO UPDATE
+                     SET held_in = NULL, purge_after = NULL
+                     WHERE held_in IS NOT NULL",
                 params![
                     account_id,
                     kind,
@@ -1386,7 +1500,8 @@ impl Db {
         .await
     }
 
-    /// An account's objects of one kind, oldest first.
+    /// An account's objects of one kind, oldest first; held deletions are
+    /// left out.
     ///
     /// # Errors
     /// Database failures.
@@ -1398,7 +1513,8 @@ impl Db {
         self.call(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, size, created_at FROM objects
-                 WHERE account_id = ?1 AND kind = ?2 ORDER BY created_at, rowid",
+                 WHERE account_id = ?1 AND kind = ?2 AND held_in IS NULL
+                 ORDER BY created_at, rowid",
             )?;
             let rows = stmt.query_map(params![account_id, kind], |r| {
                 Ok(ObjectRecord {
@@ -1437,26 +1553,6 @@ impl Db {
                 ))
             })?;
             rows.collect()
-        })
-        .await
-    }
-
-    /// Forgets an object. Returns `false` if the account did not have it.
-    ///
-    /// # Errors
-    /// Database failures.
-    pub async fn delete_object(
-        &self,
-        account_id: String,
-        kind: &'static str,
-        id: String,
-    ) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            conn.execute(
-                "DELETE FROM objects WHERE account_id = ?1 AND kind = ?2 AND id = ?3",
-                params![account_id, kind, id],
-            )
-            .map(|n| n == 1)
         })
         .await
     }

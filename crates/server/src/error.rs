@@ -51,6 +51,32 @@ pub enum AppError {
     /// Enabling two-factor sign-in without setting it up first.
     #[error("set up two-factor sign-in first (POST /v1/account/totp/setup)")]
     TotpNotSetUp,
+    /// A request that deletes repository data without a valid deletion
+    /// grant: a device's own session may add backups but not erase them.
+    #[error(
+        "deleting backups or stored data needs you to confirm it is you: a device's session \
+         alone cannot delete. Confirm with your password (and two-factor code, if on) at \
+         POST /v1/auth/confirm and send the confirmation in the Coffer-Confirmation header"
+    )]
+    ConfirmationRequired,
+    /// A connected-app token used outside its scopes; the message says what
+    /// the route needs.
+    #[error("{0}")]
+    ScopeDenied(String),
+    /// A connected-app token past its expiry: the person must create a new
+    /// one.
+    #[error("this connected-app token has expired; create a new one in Settings → Connected apps")]
+    AppTokenExpired,
+    /// A share that was revoked, expired or downloaded the most times
+    /// allowed; `reason` is `revoked`, `expired` or `exhausted`.
+    #[error("{message}")]
+    ShareGone {
+        reason: &'static str,
+        message: String,
+    },
+    /// A share download without a valid ticket from opening the share.
+    #[error("this download ticket is unknown or has expired; open the share again")]
+    ShareTicketInvalid,
     /// Wrong email or password.
     #[error("the email or password is wrong")]
     InvalidCredentials,
@@ -103,9 +129,14 @@ impl AppError {
             AppError::TotpInvalid => (StatusCode::UNAUTHORIZED, "totp_invalid"),
             AppError::WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
             AppError::AccountDeleted { .. } => (StatusCode::FORBIDDEN, "account_deleted"),
+            AppError::ConfirmationRequired => (StatusCode::FORBIDDEN, "confirmation_required"),
             AppError::InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token"),
             AppError::TotpAlreadyEnabled => (StatusCode::CONFLICT, "totp_already_enabled"),
             AppError::TotpNotSetUp => (StatusCode::CONFLICT, "totp_not_set_up"),
+            AppError::ScopeDenied(_) => (StatusCode::FORBIDDEN, "scope_denied"),
+            AppError::AppTokenExpired => (StatusCode::UNAUTHORIZED, "app_token_expired"),
+            AppError::ShareGone { .. } => (StatusCode::GONE, "share_gone"),
+            AppError::ShareTicketInvalid => (StatusCode::FORBIDDEN, "share_ticket_invalid"),
             AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             AppError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
@@ -135,6 +166,9 @@ impl IntoResponse for AppError {
         let mut body = json!({ "error": { "code": code, "message": self.to_string() } });
         if let AppError::AccountDeleted { purge_at } = &self {
             body["error"]["purge_at"] = json!(purge_at);
+        }
+        if let AppError::ShareGone { reason, .. } = &self {
+            body["error"]["reason"] = json!(reason);
         }
         let retry_after = match &self {
             AppError::TooManyAttempts { retry_after }

@@ -1,7 +1,11 @@
 //! "Your data": everything the service holds about the person, as one JSON
-//! download — profile, preferences, session records, devices, shares and the
+//! download — profile, preferences, session records, devices, shares,
+//! connected apps (never a share key or app token: the service has no share
+//! key, and keeps only a token's hash, which is not exported) and the
 //! metadata of stored objects (ids, sizes, dates; never their bytes, which
 //! the person's own device can decrypt, and never password or key hashes).
+//! Objects deleted but still held (`crate::held_deletions`) are listed too,
+//! marked `held` with the time they are purged: the service still holds them.
 
 use std::collections::BTreeMap;
 
@@ -70,9 +74,23 @@ async fn export(State(state): State<AppState>, auth: Authenticated) -> Result<Re
     ]
     .into();
     let stored = state.db.all_objects(account.id.clone()).await?;
+    let held: BTreeMap<(String, String), i64> = state
+        .db
+        .held_objects_of(account.id.clone())
+        .await?
+        .into_iter()
+        .map(|(kind, id, purge_at)| ((kind, id), purge_at))
+        .collect();
     for (kind, o) in &stored {
         if let Some(list) = objects.get_mut(kind.as_str()) {
-            list.push(json!({ "id": o.id, "size": o.size, "created_at": o.created_at }));
+            let purge_at = held.get(&(kind.clone(), o.id.clone()));
+            list.push(json!({
+                "id": o.id,
+                "size": o.size,
+                "created_at": o.created_at,
+                "held": purge_at.is_some(),
+                "purge_at": purge_at,
+            }));
         }
     }
     let body = json!({
@@ -88,7 +106,8 @@ async fn export(State(state): State<AppState>, auth: Authenticated) -> Result<Re
         "password_changed_at": account.password_changed_at,
         "sessions": sessions.iter().map(|s| session_view(s, Some(&auth.session_id))).collect::<Vec<_>>(),
         "devices": devices.into_values().collect::<Vec<_>>(),
-        "shares": [],
+        "shares": crate::shares::export_views(&state, &account.id).await?,
+        "connected_apps": crate::apps::export_views(&state, &account.id).await?,
         "objects": objects,
     });
     let filename = format!("coffer-export-{}.json", crate::calendar::utc_day(now));

@@ -5,7 +5,11 @@
 //! - account purge: accounts whose deletion grace period is over are purged
 //!   (see [`crate::deletion`]);
 //! - expired mailed links are forgotten;
-//! - operational alerts are mailed (see [`crate::alerts`]).
+//! - held deletions past their 7 days are purged, and the person is mailed
+//!   once about each settled batch (see [`crate::held_deletions`]);
+//! - operational alerts are mailed (see [`crate::alerts`]);
+//! - shares revoked, expired or downloaded out lose their data and their
+//!   recipients' addresses (see [`crate::shares`]).
 //!
 //! Each job reads the time from the state's clock, so tests run them at any
 //! date by calling [`run_due`]. Each run is counted in the metrics by job and
@@ -16,6 +20,8 @@ use std::time::Duration;
 
 use crate::alerts::send_due_alerts;
 use crate::deletion::purge_account;
+use crate::held_deletions;
+use crate::shares;
 use crate::AppState;
 
 /// What one run did.
@@ -26,6 +32,13 @@ pub struct JobReport {
     pub email_tokens_deleted: u64,
     /// Operational alerts mailed.
     pub alerts_sent: u64,
+    /// Held objects purged after their hold.
+    pub held_objects_purged: u64,
+    /// Mails about held deletions sent.
+    pub deletion_mails_sent: u64,
+    /// Shares whose data and recipients were removed (revoked, expired,
+    /// downloaded out, or abandoned while uploading).
+    pub shares_removed: u64,
 }
 
 /// Runs one job, counting and logging its outcome; keeps the first error.
@@ -102,6 +115,36 @@ pub async fn run_due(state: &AppState) -> anyhow::Result<JobReport> {
     .await
     {
         report.email_tokens_deleted = deleted;
+    }
+    if let Some(purged) = run_job(
+        state,
+        "held_deletion_purge",
+        &mut error,
+        held_deletions::purge_due(state),
+    )
+    .await
+    {
+        report.held_objects_purged = purged;
+    }
+    if let Some(sent) = run_job(
+        state,
+        "held_deletion_mail",
+        &mut error,
+        held_deletions::mail_settled(state),
+    )
+    .await
+    {
+        report.deletion_mails_sent = sent;
+    }
+    if let Some(removed) = run_job(
+        state,
+        "share_cleanup",
+        &mut error,
+        shares::remove_due(state),
+    )
+    .await
+    {
+        report.shares_removed = removed;
     }
     if let Some(alerts) = run_job(
         state,

@@ -9,14 +9,17 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod apps;
 pub mod auth;
 pub mod calendar;
 pub mod clock;
+pub mod confirmation;
 pub mod db;
 pub mod deletion;
 pub mod error;
 pub mod escrow;
 pub mod export;
+pub mod held_deletions;
 mod input;
 pub mod jobs;
 pub mod keys;
@@ -32,6 +35,8 @@ pub mod policy;
 pub mod preferences;
 pub mod repo;
 pub mod sessions;
+mod share_page;
+pub mod shares;
 pub mod store_backend;
 pub mod throttle;
 pub mod totp;
@@ -336,7 +341,9 @@ fn documented_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
         .merge(verification::public_routes())
         .merge(deletion::public_routes())
         .merge(preferences::public_routes())
-        .merge(policy::public_routes());
+        .merge(policy::public_routes())
+        .merge(shares::recipient_routes())
+        .merge(share_page::page_routes());
     let signed_in = OpenApiRouter::new()
         .merge(accounts::account_routes())
         .merge(keys::key_routes())
@@ -346,6 +353,10 @@ fn documented_routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
         .merge(policy::account_routes())
         .merge(totp::totp_routes())
         .merge(sessions::session_routes())
+        .merge(confirmation::confirmation_routes())
+        .merge(held_deletions::deletion_routes())
+        .merge(apps::app_routes())
+        .merge(shares::owner_routes())
         .merge(repo::repo_routes());
     (public, signed_in)
 }

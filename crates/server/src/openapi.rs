@@ -10,6 +10,7 @@ pub mod schemas;
 use std::sync::OnceLock;
 
 use axum::http::header::CONTENT_TYPE;
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -18,10 +19,14 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::apps::scopes_admitting;
 use crate::AppState;
 
 /// The name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearer";
+/// The name of the connected-app token scheme; its requirement lists the
+/// scopes that admit the operation.
+pub const APP_TOKEN: &str = "app_token";
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -73,6 +78,21 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .filter_map(Option::as_mut)
 }
 
+fn operations_with_method(item: &mut PathItem) -> impl Iterator<Item = (Method, &mut Operation)> {
+    [
+        (Method::GET, &mut item.get),
+        (Method::PUT, &mut item.put),
+        (Method::POST, &mut item.post),
+        (Method::DELETE, &mut item.delete),
+        (Method::OPTIONS, &mut item.options),
+        (Method::HEAD, &mut item.head),
+        (Method::PATCH, &mut item.patch),
+        (Method::TRACE, &mut item.trace),
+    ]
+    .into_iter()
+    .filter_map(|(method, op)| op.as_mut().map(|op| (method, op)))
+}
+
 fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(
         ResponseBuilder::new()
@@ -91,9 +111,28 @@ fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
 /// routes: signed-in operations require the bearer token and may answer
 /// `401`; every operation may answer the error body.
 pub fn document(public: OpenApi, mut signed_in: OpenApi) -> OpenApi {
-    for item in signed_in.paths.paths.values_mut() {
-        for operation in operations_mut(item) {
-            operation.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
+    for (path, item) in signed_in.paths.paths.iter_mut() {
+        for (method, operation) in operations_with_method(item) {
+            let mut security = vec![SecurityRequirement::new(BEARER, Vec::<String>::new())];
+            // The same table the middleware enforces.
+            let scopes = scopes_admitting(&method, path);
+            if !scopes.is_empty() {
+                security.push(SecurityRequirement::new(
+                    APP_TOKEN,
+                    scopes.iter().map(|s| s.name()),
+                ));
+            }
+            operation.security = Some(security);
+            operation
+                .responses
+                .responses
+                .entry("403".to_owned())
+                .or_insert_with(|| {
+                    error_response(
+                        "scope_denied: a connected-app token without a scope that admits this \
+                         operation",
+                    )
+                });
             operation
                 .responses
                 .responses
@@ -118,6 +157,21 @@ pub fn document(public: OpenApi, mut signed_in: OpenApi) -> OpenApi {
                 .or_insert_with(|| error_response("An error, with a stable code (docs/api.md)"));
         }
     }
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            APP_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A connected-app token (coffer_app_…) from POST /v1/apps. An operation \
+                         lists the scopes that admit it (any one is enough); operations without \
+                         this requirement need the person's own session",
+                    ))
+                    .build(),
+            ),
+        );
     doc.components
         .get_or_insert_with(Default::default)
         .add_security_scheme(

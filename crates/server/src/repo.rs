@@ -240,33 +240,24 @@ async fn list_objects(
     ))
 }
 
-/// Delete an object.
+/// Delete an object: it is held for 7 days, then purged (see
+/// `crate::held_deletions`). Needs a deletion grant.
 #[utoipa::path(
     delete,
     path = "/v1/repo/{kind}/{id}",
     tag = "repository",
-    params(("kind" = String, Path, description = "packs, indexes or snapshots"), ("id" = String, Path, description = "Lowercase hex BLAKE3 of the bytes")),
-    responses((status = 204, description = "Deleted"), (status = 404, description = "not_found", body = api::ErrorBody))
+    params(("kind" = String, Path, description = "packs, indexes or snapshots"), ("id" = String, Path, description = "Lowercase hex BLAKE3 of the bytes"), ("Coffer-Confirmation" = String, Header, description = "A deletion grant from POST /v1/auth/confirm")),
+    responses((status = 204, description = "Deleted (held for 7 days, then purged)"), (status = 403, description = "confirmation_required", body = api::ErrorBody), (status = 404, description = "not_found", body = api::ErrorBody))
 )]
 async fn delete_object(
     State(state): State<AppState>,
     auth: Authenticated,
     Path((kind, id)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
     let kind = parse_kind(&kind)?;
     parse_id(&id)?;
-    let account = auth.account_id;
-    let _guard = state.account_write_lock(&account).lock_owned().await;
-    if !state
-        .db
-        .delete_object(account.clone(), kind, id.clone())
-        .await?
-    {
-        return Err(AppError::NotFound);
-    }
-    // The row goes first: if removing the bytes fails, an unlisted file is
-    // left for garbage collection rather than a listed object without bytes.
-    state.store.delete(&account, kind, &id).await?;
+    crate::held_deletions::hold_object(&state, &auth, &headers, kind, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

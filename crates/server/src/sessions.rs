@@ -99,8 +99,22 @@ pub async fn start_session(
 }
 
 /// Checks the second factor of an account that has two-factor sign-in on:
-/// a current TOTP code (each works once) or an unused recovery code.
-async fn check_second_factor(
+/// a current TOTP code (each works once) or an unused recovery code. A
+/// wrong code is counted against `attempt` like a wrong password.
+pub(crate) async fn check_second_factor(
+    state: &AppState,
+    account: &AccountRecord,
+    obj: &serde_json::Map<String, Value>,
+    attempt: &AttemptKeys,
+) -> Result<(), AppError> {
+    let checked = second_factor(state, account, obj).await;
+    if matches!(checked, Err(AppError::TotpInvalid)) {
+        state.sign_in_throttle.record_failure(attempt, state.now());
+    }
+    checked
+}
+
+async fn second_factor(
     state: &AppState,
     account: &AccountRecord,
     obj: &serde_json::Map<String, Value>,
@@ -188,13 +202,7 @@ async fn sign_in(
     if let Some(purge_at) = account.purge_at {
         return Err(AppError::AccountDeleted { purge_at });
     }
-    match check_second_factor(&state, &account, &obj).await {
-        Err(AppError::TotpInvalid) => {
-            throttle.record_failure(&attempt, state.now());
-            return Err(AppError::TotpInvalid);
-        }
-        checked => checked?,
-    }
+    check_second_factor(&state, &account, &obj, &attempt).await?;
     throttle.record_success(&attempt);
     Ok(Json(start_session(&state, &account, device).await?))
 }

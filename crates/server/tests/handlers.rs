@@ -424,16 +424,35 @@ async fn object_put_get_list_delete() {
     assert_eq!(me["quota"]["used"], bytes.len());
 
     let uri = format!("/v1/repo/packs/{id}");
+    // The session alone cannot delete; a fresh password confirmation can.
     assert_eq!(
-        h.json(Method::DELETE, &uri, Some(&token), None).await.0,
-        StatusCode::NO_CONTENT
+        code(&h.json(Method::DELETE, &uri, Some(&token), None).await.1),
+        "confirmation_required"
     );
+    let (status, grant) = h
+        .json(
+            Method::POST,
+            "/v1/auth/confirm",
+            Some(&token),
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    let confirmed_delete = || {
+        let mut request = json_request(Method::DELETE, &uri, Some(&token), None);
+        request.headers_mut().insert(
+            "coffer-confirmation",
+            grant["confirmation"].as_str().unwrap().parse().unwrap(),
+        );
+        request
+    };
+    assert_eq!(h.send(confirmed_delete()).await.0, StatusCode::NO_CONTENT);
     assert_eq!(
         code(&h.json(Method::GET, &uri, Some(&token), None).await.1),
         "not_found"
     );
     assert_eq!(
-        code(&h.json(Method::DELETE, &uri, Some(&token), None).await.1),
+        code(&strict_json(&h.send(confirmed_delete()).await.2)),
         "not_found"
     );
     let (_, me) = h.json(Method::GET, "/v1/account", Some(&token), None).await;

@@ -97,6 +97,7 @@ async fn the_document_is_openapi_3_and_parses_as_such() {
 fn concrete(path: &str) -> String {
     path.replace("{kind}", "packs")
         .replace("{id}", &"0".repeat(64))
+        .replace("{part}", "0")
 }
 
 /// A route exists for `method path` when the router does not fall through to
@@ -122,7 +123,11 @@ async fn every_documented_operation_is_routed_and_its_auth_is_as_documented() {
             status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
             "{method} {path} is documented but not routed ({status})"
         );
-        let needs_bearer = operation["security"] == json!([{ "bearer": [] }]);
+        // The person's session always; a connected-app token too where a
+        // scope admits the operation (`app_token` with those scopes).
+        let needs_bearer = operation["security"]
+            .as_array()
+            .is_some_and(|s| s.first() == Some(&json!({ "bearer": [] })));
         let refused = status == StatusCode::UNAUTHORIZED
             && serde_json::from_slice::<Value>(&bytes).unwrap()["error"]["code"] == "unauthorized";
         assert_eq!(
@@ -194,6 +199,23 @@ async fn the_documented_shapes_are_what_the_handlers_answer() {
     assert_shape(&doc, "SessionView", &sessions[0]);
     let (_, prefs) = h.get("/v1/account/preferences", token).await;
     assert_shape(&doc, "Preferences", &prefs);
+    let (_, grant) = h
+        .post("/v1/auth/confirm", token, json!({ "password": PASSWORD }))
+        .await;
+    assert_shape(&doc, "ConfirmResponse", &grant);
+    assert_eq!(h.put_object(token, "snapshots", b"a snapshot").await, StatusCode::CREATED);
+    let request = Request::delete(format!("/v1/repo/snapshots/{}", blake3::hash(b"a snapshot").to_hex()))
+        .header("authorization", format!("Bearer {token}"))
+        .header("coffer-confirmation", grant["confirmation"].as_str().unwrap())
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(h.send(request).await.0, StatusCode::NO_CONTENT);
+    let (_, held) = h.get("/v1/deletions", token).await;
+    assert_shape(&doc, "HeldDeletion", &held[0]);
+    let (_, cancelled) = h
+        .post_empty(&format!("/v1/deletions/{}/cancel", held[0]["id"].as_str().unwrap()), token)
+        .await;
+    assert_shape(&doc, "DeletionCancelled", &cancelled);
     let (_, refreshed) = h
         .post_public(
             "/v1/sessions/refresh",

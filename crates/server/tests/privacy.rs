@@ -265,6 +265,32 @@ async fn the_export_holds_everything_about_the_person_and_nothing_about_others()
         json!({ "surveys_research": true }),
     )
     .await;
+    // A share (with a recipient) and a connected app of Ann's; one of Bob's.
+    let (status, share) = h
+        .post(
+            "/v1/shares",
+            &ann.access,
+            json!({ "recipients": ["carol@example.com"], "parts": 1, "max_downloads": 3 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{share}");
+    let (status, app) = h
+        .post(
+            "/v1/apps",
+            &ann.access,
+            json!({ "name": "Photo frame", "scopes": ["restore"], "expires_in_days": 30 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{app}");
+    let app_token = app["token"].as_str().unwrap().to_owned();
+    h.post("/v1/shares", &bob.access, json!({ "parts": 1 }))
+        .await;
+    h.post(
+        "/v1/apps",
+        &bob.access,
+        json!({ "name": "Other app", "scopes": ["backup"], "expires_in_days": 30 }),
+    )
+    .await;
 
     let (status, headers, export) = h
         .json_with_headers(Method::GET, "/v1/account/export", Some(&ann.access), None)
@@ -287,7 +313,17 @@ async fn the_export_holds_everything_about_the_person_and_nothing_about_others()
             "last_seen_at": MONDAY_NOON, "sessions": 2, "active_sessions": 2,
         }])
     );
-    assert_eq!(export["shares"], json!([]));
+    let shares = export["shares"].as_array().unwrap();
+    assert_eq!(shares.len(), 1, "{export}");
+    assert_eq!(shares[0]["id"], share["id"]);
+    assert_eq!(shares[0]["state"], "uploading");
+    assert_eq!(shares[0]["recipients"], json!(["carol@example.com"]));
+    assert_eq!(shares[0]["max_downloads"], 3);
+    let apps = export["connected_apps"].as_array().unwrap();
+    assert_eq!(apps.len(), 1, "{export}");
+    assert_eq!(apps[0]["name"], "Photo frame");
+    assert_eq!(apps[0]["scopes"], json!(["restore"]));
+    assert_eq!(apps[0]["last_used_at"], Value::Null);
     assert_eq!(export["objects"]["packs"].as_array().unwrap().len(), 1);
     assert_eq!(export["objects"]["packs"][0]["size"], 10);
     assert_eq!(
@@ -304,6 +340,72 @@ async fn the_export_holds_everything_about_the_person_and_nothing_about_others()
     assert!(!text.contains(&bob.account_id));
     assert!(!text.contains("argon2"), "password hash in the export");
     assert!(!text.contains(&ann.access));
+    assert!(!text.contains(&app_token), "an app token in the export");
+    let token_hash = hex::encode(coffer_server::auth::token_sha256(&app_token));
+    assert!(
+        !text.contains(&token_hash),
+        "an app token's hash in the export"
+    );
+    assert!(!text.contains("Other app"));
+}
+
+#[tokio::test]
+async fn the_export_marks_deleted_objects_still_held_with_their_purge_time() {
+    let h = Harness::new();
+    let ann = h.account("ann@example.com").await;
+    h.put_object(&ann.access, "snapshots", b"kept snapshot")
+        .await;
+    h.put_object(&ann.access, "snapshots", b"deleted snapshot")
+        .await;
+    let (status, body) = h
+        .post(
+            "/v1/auth/confirm",
+            &ann.access,
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let grant = body["confirmation"].as_str().unwrap().to_owned();
+    let deleted = blake3::hash(b"deleted snapshot").to_hex().to_string();
+    let request = axum::http::Request::builder()
+        .method(Method::DELETE)
+        .uri(format!("/v1/repo/snapshots/{deleted}"))
+        .header(header::AUTHORIZATION, format!("Bearer {}", ann.access))
+        .header("Coffer-Confirmation", grant)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, _, _) = h.send(request).await;
+    assert!(status.is_success(), "the deletion is held ({status})");
+    let (_, held) = h.get("/v1/deletions", &ann.access).await;
+    let purge_at = held[0]["purge_at"]
+        .as_i64()
+        .expect("a held deletion with its purge time");
+
+    let (status, export) = h.get("/v1/account/export", &ann.access).await;
+    assert_eq!(status, StatusCode::OK);
+    let snapshots = export["objects"]["snapshots"].as_array().unwrap();
+    assert_eq!(
+        snapshots.len(),
+        2,
+        "a held object is still held, so it is listed: {export}"
+    );
+    let by_id = |bytes: &[u8]| {
+        let id = blake3::hash(bytes).to_hex().to_string();
+        snapshots
+            .iter()
+            .find(|o| o["id"] == id.as_str())
+            .cloned()
+            .unwrap()
+    };
+    let kept = by_id(b"kept snapshot");
+    assert_eq!(
+        (&kept["held"], &kept["purge_at"]),
+        (&json!(false), &Value::Null)
+    );
+    let gone = by_id(b"deleted snapshot");
+    assert_eq!(gone["held"], true);
+    assert_eq!(gone["purge_at"], purge_at);
+    assert_eq!(purge_at, MONDAY_NOON + 7 * DAY, "held for 7 days");
 }
 
 #[tokio::test]

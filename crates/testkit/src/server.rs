@@ -245,6 +245,25 @@ impl TestServer {
             .to_owned()
     }
 
+    /// `DELETE /v1/repo/{kind}/{id}` with `token`, as any holder of a
+    /// session could send it, with an optional `Coffer-Confirmation`
+    /// header. Returns the status and the JSON body (`null` when empty).
+    ///
+    /// # Panics
+    /// If the request cannot be sent.
+    pub fn delete_object(&self, token: &str, kind: &str, id: &str, confirmation: Option<&str>) -> (u16, Value) {
+        let mut request = reqwest::blocking::Client::new()
+            .delete(self.url(&format!("/v1/repo/{kind}/{id}")))
+            .bearer_auth(token);
+        if let Some(confirmation) = confirmation {
+            request = request.header("Coffer-Confirmation", confirmation);
+        }
+        let response = request.send().expect("delete request");
+        let status = response.status().as_u16();
+        let body = response.json().unwrap_or(Value::Null);
+        (status, body)
+    }
+
     /// Signs in and returns the whole response: `access_token`,
     /// `refresh_token`, `access_expires_at`, `session_id`, `account`.
     ///

@@ -62,14 +62,20 @@ impl Setup {
         id
     }
 
+    /// Deletes as the person does: a fresh confirmation with the password
+    /// first (held deletions free their space at once).
     fn delete(&self, account: &TestAccount, kind: &str, id: &str) {
-        let status = Client::new()
-            .delete(self.server.url(&format!("/v1/repo/{kind}/{id}")))
+        let confirmed: serde_json::Value = Client::new()
+            .post(self.server.url("/v1/auth/confirm"))
             .bearer_auth(&account.token)
+            .json(&json!({ "password": account.password }))
             .send()
             .unwrap()
-            .status();
-        assert_eq!(status.as_u16(), 204);
+            .json()
+            .unwrap();
+        let grant = confirmed["confirmation"].as_str().expect("a deletion grant");
+        let (status, body) = self.server.delete_object(&account.token, kind, id, Some(grant));
+        assert_eq!(status, 204, "{body}");
     }
 }
 

@@ -195,16 +195,31 @@ export function parentPath(path: string): string {
   return trimmed.slice(0, index);
 }
 
-/** The day `days` business days (Monday–Friday) after `from`; holidays are the service's to add. */
-export function addBusinessDays(from: number, days: number): number {
-  const date = new Date(from);
+/**
+ * When the service purges an account whose deletion is asked for at `requested`, by its rule
+ * (crates/server/src/calendar.rs): 00:00 UTC after the `days`th business day (Monday–Friday of
+ * the UTC calendar) that follows. The operator's holidays can only push it later, so this is the
+ * earliest it can be.
+ */
+export function earliestAccountPurge(requested: number, days: number): number {
+  const date = new Date(requested);
+  date.setUTCHours(0, 0, 0, 0);
   let left = days;
   while (left > 0) {
-    date.setDate(date.getDate() + 1);
-    const weekday = date.getDay();
+    date.setUTCDate(date.getUTCDate() + 1);
+    const weekday = date.getUTCDay();
     if (weekday !== 0 && weekday !== 6) left -= 1;
   }
+  date.setUTCDate(date.getUTCDate() + 1);
   return date.getTime();
+}
+
+/**
+ * A day of the service's calendar (an account's purge is at 00:00 UTC), "December 8, 2026", the
+ * same day the service's mail names whatever this computer's time zone.
+ */
+export function formatServiceDay(ms: number): string {
+  return new Date(ms).toLocaleDateString(undefined, { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
 }
 
 /** "14 June 2025". */

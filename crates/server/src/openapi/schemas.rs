@@ -26,6 +26,8 @@ pub struct ErrorDetail {
     /// With `too_many_attempts`: seconds until trying again is allowed (also
     /// in `Retry-After`).
     pub retry_after: Option<u64>,
+    /// With `share_gone`: `revoked`, `expired` or `exhausted`.
+    pub reason: Option<String>,
 }
 
 #[derive(ToSchema)]
@@ -334,8 +336,11 @@ pub struct AccountExport {
     pub sessions: Vec<SessionView>,
     #[schema(value_type = Vec<Object>)]
     pub devices: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub shares: Vec<Value>,
+    /// Every share still listed, with its terms, state and (while its
+    /// data is kept) recipients; never a key.
+    pub shares: Vec<ShareView>,
+    /// Connected apps with their scopes and last use; never a token.
+    pub connected_apps: Vec<AppTokenView>,
     #[schema(value_type = Object)]
     pub objects: Value,
 }
@@ -346,4 +351,187 @@ pub struct ObjectView {
     pub id: String,
     pub size: u64,
     pub created_at: i64,
+}
+
+#[derive(ToSchema)]
+pub struct ConfirmRequest {
+    pub password: String,
+    /// With two-factor sign-in on: the current 6-digit code…
+    pub totp_code: Option<String>,
+    /// …or an unused recovery code.
+    pub recovery_code: Option<String>,
+}
+
+/// A deletion grant: send it as `Coffer-Confirmation` on deleting requests
+/// of this session.
+#[derive(ToSchema)]
+pub struct ConfirmResponse {
+    /// 32 random bytes, base64url; stored hashed. A secret.
+    pub confirmation: String,
+    pub expires_at: i64,
+    /// Seconds until `expires_at`.
+    pub expires_in: u64,
+}
+
+/// The deletions one confirmation made, held until `purge_at`.
+#[derive(ToSchema)]
+pub struct HeldDeletion {
+    pub id: String,
+    /// When the password was confirmed.
+    pub confirmed_at: i64,
+    /// When the first of these was deleted.
+    pub deleted_at: i64,
+    pub device_id: String,
+    pub device_name: String,
+    pub session_id: String,
+    pub snapshots: u64,
+    pub indexes: u64,
+    pub packs: u64,
+    pub objects: u64,
+    pub bytes: u64,
+    /// When the last of them is purged for good.
+    pub purge_at: i64,
+    /// Whether the person was mailed about it yet.
+    pub mailed: bool,
+}
+
+#[derive(ToSchema)]
+pub struct DeletionCancelled {
+    pub id: String,
+    /// Objects put back.
+    pub restored: u64,
+}
+
+/// Connect an app: a name the person recognises, the scopes it gets and how
+/// long the token works.
+#[derive(ToSchema)]
+pub struct AppTokenRequest {
+    /// 1–100 characters.
+    #[schema(example = "Photo frame")]
+    pub name: String,
+    /// One or more of `restore` (list and read objects and snapshots),
+    /// `backup` (list and store objects, commit snapshots; never read or
+    /// delete) and `account_read` (profile, preferences, sessions).
+    #[schema(example = json!(["restore"]))]
+    pub scopes: Vec<String>,
+    /// 1–365 [default: 30].
+    pub expires_in_days: Option<u64>,
+}
+
+/// A connected app as listed (never its secret).
+#[derive(ToSchema)]
+pub struct AppTokenView {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub expired: bool,
+    /// The last request it made, if any.
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    /// Requests made with it.
+    pub uses: u64,
+}
+
+/// A new connected app, with its token: shown only in this answer.
+#[derive(ToSchema)]
+pub struct AppTokenCreated {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub expired: bool,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    pub uses: u64,
+    /// `coffer_app_` + 43 characters (32 random bytes, base64url); send as
+    /// `Authorization: Bearer`. A secret: stored by the service only as its
+    /// SHA-256.
+    pub token: String,
+}
+
+/// Share files: who gets the link and on what terms. The files themselves
+/// are uploaded next, encrypted, as the manifest and `parts` parts.
+#[derive(ToSchema)]
+pub struct ShareRequest {
+    /// Up to 20 emails mailed a notice (the link without its key) when the
+    /// upload completes; kept only while the share's data exists.
+    pub recipients: Option<Vec<String>>,
+    /// 1–90 [default: 7].
+    pub expires_in_days: Option<u64>,
+    /// 8–1024 characters; recipients must type it (checked by the service,
+    /// stored as an Argon2id hash).
+    pub password: Option<String>,
+    /// 1–1000 downloads [default: unlimited].
+    pub max_downloads: Option<u64>,
+    /// How many parts will be uploaded (1–100000).
+    pub parts: u64,
+}
+
+/// A share as its owner sees it.
+#[derive(ToSchema)]
+pub struct ShareView {
+    pub id: String,
+    /// `uploading`, `active`, `expired`, `exhausted` or `revoked`.
+    pub state: String,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+    pub expires_at: i64,
+    /// Whether it needs a password.
+    pub password: bool,
+    pub max_downloads: Option<u64>,
+    /// Times it was opened for download.
+    pub downloads: u64,
+    /// Empty once its data was removed.
+    pub recipients: Vec<String>,
+    pub parts: u64,
+    /// Bytes stored for it (counted against the quota).
+    pub bytes: u64,
+    pub revoked_at: Option<i64>,
+    /// When its data and recipients were removed.
+    pub removed_at: Option<i64>,
+}
+
+#[derive(ToSchema)]
+/// An empty object. The service never takes a share's key (a `link_key`
+/// field is refused with `400`); the owner sends the full link.
+pub struct ShareCompleteRequest {}
+
+#[derive(ToSchema)]
+pub struct ShareCompleted {
+    pub id: String,
+    /// `active`.
+    pub state: String,
+    /// Recipients mailed.
+    pub mailed: u64,
+}
+
+/// What a recipient's page learns before opening a share.
+#[derive(ToSchema)]
+pub struct ShareInfo {
+    pub id: String,
+    pub password_required: bool,
+    pub expires_at: i64,
+    /// `null` when unlimited.
+    pub downloads_left: Option<u64>,
+    pub bytes: u64,
+}
+
+#[derive(ToSchema)]
+pub struct ShareOpenRequest {
+    /// When the share has one.
+    pub password: Option<String>,
+}
+
+/// One download of a share: send the ticket as `Coffer-Share-Ticket`.
+#[derive(ToSchema)]
+pub struct ShareOpened {
+    /// 32 random bytes, base64url; works for 6 hours. A secret.
+    pub ticket: String,
+    pub expires_at: i64,
+    pub manifest_bytes: u64,
+    /// The size of each part, in order.
+    pub part_bytes: Vec<u64>,
 }

@@ -3,11 +3,20 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { open, save } from '@tauri-apps/plugin-dialog';
 import type {
   AccountInfo,
+  AppConnected,
+  ConnectAppRequest,
+  ConnectedApp,
+  ShareCreated,
+  ShareInfo,
+  ShareProgress,
+  ShareRequest,
   Activity,
   AppStatus,
   BackupProgress,
   BackupReport,
+  CleanupWaiting,
   CommunicationPreferences,
+  ConfirmationStatus,
   Dashboard,
   DeletionScheduled,
   DeviceInfo,
@@ -17,6 +26,7 @@ import type {
   FileVersion,
   FolderInfo,
   FolderUsage,
+  HeldDeletion,
   IpcError,
   KeyMode,
   KeyProgress,
@@ -58,6 +68,8 @@ export interface Backend {
   appStatus(): Promise<AppStatus>;
   signUp(request: SignUpRequest): Promise<SignUpResult>;
   signIn(request: SignInRequest): Promise<AccountInfo>;
+  /** Cancels a scheduled account deletion (email + password), then signs in with the same request. */
+  restoreAccount(request: SignInRequest): Promise<AccountInfo>;
   signOut(): Promise<void>;
   profile(): Promise<Profile>;
   updateProfile(update: ProfileUpdate): Promise<Profile>;
@@ -124,9 +136,26 @@ export interface Backend {
   /**
    * Removes the backups the rules no longer keep (`preview`: only says which).
    * A prune deleting more than half the stored data rejects with
-   * `invalid_input` unless `confirmLarge`.
+   * `invalid_input` unless `confirmLarge`; without a recent
+   * `confirmIdentity` it rejects with `confirmation_required`.
    */
   applyRetention(preview: boolean, confirmLarge: boolean): Promise<RetentionOutcome>;
+  /** Automatic cleanup that waits for the person to confirm; null when none does. */
+  cleanupWaiting(): Promise<CleanupWaiting | null>;
+
+  // Deleting needs the person, not only this device
+  /**
+   * "Confirm it's you": the account password and, with two-factor sign-in,
+   * a code. Deleting (cleanup, a key switch's removal of old copies) works
+   * until `confirmed_until`; the proof itself stays in the agent. Rejects
+   * with `invalid_credentials` (wrong password), `totp_required` (a code is
+   * needed), `invalid_input` (a wrong code).
+   */
+  confirmIdentity(password: string, totpCode: string | null): Promise<ConfirmationStatus>;
+  /** Deleted backups the service holds for 7 days, newest first. */
+  heldDeletions(): Promise<HeldDeletion[]>;
+  /** Puts a held deletion back; resolves to those still held. */
+  cancelHeldDeletion(id: string): Promise<HeldDeletion[]>;
 
   // Schedule
   schedulerStatus(): Promise<SchedulerStatus>;
@@ -149,6 +178,22 @@ export interface Backend {
   fileVersions(path: string): Promise<FileVersion[]>;
   restore(request: RestoreRequest): Promise<RestoreSummary>;
 
+  // Sharing and connected apps
+  /**
+   * Shares a file or folder as it was in a backup (progress: onShareProgress).
+   * Resolves to the share and its full link — shown once; nothing keeps it.
+   */
+  share(request: ShareRequest): Promise<ShareCreated>;
+  /** Every share, newest first. */
+  shares(): Promise<ShareInfo[]>;
+  /** The link fails at once; resolves to the shares left. */
+  revokeShare(id: string): Promise<ShareInfo[]>;
+  connectedApps(): Promise<ConnectedApp[]>;
+  /** Resolves to the app and its token — shown once; the service keeps a hash. */
+  connectApp(request: ConnectAppRequest): Promise<AppConnected>;
+  /** The token fails at once; resolves to the apps left. */
+  revokeApp(id: string): Promise<ConnectedApp[]>;
+
   // Events
   onBackupProgress(handler: Handler<BackupProgress>): Promise<Unsubscribe>;
   onBackupFinished(handler: Handler<BackupReport>): Promise<Unsubscribe>;
@@ -158,6 +203,7 @@ export interface Backend {
   onKeyProgress(handler: Handler<KeyProgress>): Promise<Unsubscribe>;
   onKeyFinished(handler: Handler<KeyStatus>): Promise<Unsubscribe>;
   onKeyFailed(handler: Handler<IpcError>): Promise<Unsubscribe>;
+  onShareProgress(handler: Handler<ShareProgress>): Promise<Unsubscribe>;
 
   // Desktop
   /** Opens the native folder picker; null when the person cancels. */
@@ -166,6 +212,10 @@ export interface Backend {
   pickSavePath(suggestedName: string): Promise<string | null>;
   /** Hands a small text file (the recovery kit) to the person as a download. */
   saveTextFile(suggestedName: string, text: string): Promise<void>;
+  /** Puts text on the clipboard (a share link, an app token). */
+  copyText(text: string): Promise<void>;
+  /** Opens the person's mail app with a draft; only `mailto:` URLs. */
+  openMailDraft(url: string): Promise<void>;
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -191,6 +241,9 @@ export class TauriBackend implements Backend {
   }
   signIn(request: SignInRequest) {
     return call<AccountInfo>('sign_in', { request });
+  }
+  restoreAccount(request: SignInRequest) {
+    return call<AccountInfo>('restore_account', { request });
   }
   async signOut() {
     await call<null>('sign_out');
@@ -311,6 +364,18 @@ export class TauriBackend implements Backend {
   applyRetention(preview: boolean, confirmLarge: boolean) {
     return call<RetentionOutcome>('apply_retention', { preview, confirmLarge });
   }
+  cleanupWaiting() {
+    return call<CleanupWaiting | null>('cleanup_waiting');
+  }
+  confirmIdentity(password: string, totpCode: string | null) {
+    return call<ConfirmationStatus>('confirm_identity', { password, totpCode });
+  }
+  heldDeletions() {
+    return call<HeldDeletion[]>('held_deletions');
+  }
+  cancelHeldDeletion(id: string) {
+    return call<HeldDeletion[]>('cancel_held_deletion', { id });
+  }
 
   schedulerStatus() {
     return call<SchedulerStatus>('scheduler_status');
@@ -350,6 +415,25 @@ export class TauriBackend implements Backend {
     return call<RestoreSummary>('restore', { request });
   }
 
+  share(request: ShareRequest) {
+    return call<ShareCreated>('share', { request });
+  }
+  shares() {
+    return call<ShareInfo[]>('shares');
+  }
+  revokeShare(id: string) {
+    return call<ShareInfo[]>('revoke_share', { id });
+  }
+  connectedApps() {
+    return call<ConnectedApp[]>('connected_apps');
+  }
+  connectApp(request: ConnectAppRequest) {
+    return call<AppConnected>('connect_app', { request });
+  }
+  revokeApp(id: string) {
+    return call<ConnectedApp[]>('revoke_app', { id });
+  }
+
   onBackupProgress(handler: Handler<BackupProgress>) {
     return subscribe('backup-progress', handler);
   }
@@ -374,6 +458,9 @@ export class TauriBackend implements Backend {
   onKeyFailed(handler: Handler<IpcError>) {
     return subscribe('key-failed', handler);
   }
+  onShareProgress(handler: Handler<ShareProgress>) {
+    return subscribe('share-progress', handler);
+  }
 
   async pickFolder(): Promise<string | null> {
     try {
@@ -396,5 +483,27 @@ export class TauriBackend implements Backend {
     const path = await this.pickSavePath(suggestedName);
     if (path === null) return;
     await call<null>('save_text_file', { path, text });
+  }
+  async copyText(text: string): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      // Older webviews without the async clipboard: a selected hidden field.
+      const field = document.createElement('textarea');
+      field.value = text;
+      field.setAttribute('readonly', '');
+      field.style.position = 'fixed';
+      field.style.opacity = '0';
+      document.body.append(field);
+      field.select();
+      const copied = document.execCommand('copy');
+      field.remove();
+      if (!copied) throw toBackendError({ type: 'io', message: 'Could not copy to the clipboard. Select the text and copy it instead.' });
+    }
+  }
+  async openMailDraft(url: string): Promise<void> {
+    if (!url.startsWith('mailto:')) throw toBackendError({ type: 'invalid_input', message: 'Only mail drafts can be opened.' });
+    // tauri-plugin-opener, allowed for mailto: URLs only (src-tauri/capabilities).
+    await call<null>('plugin:opener|open_url', { url });
   }
 }

@@ -222,6 +222,118 @@ bytes_freed: number,
  */
 bytes_waiting: number, };
 
-export type ErrorKind = "network" | "unauthorized" | "not_signed_in" | "invalid_input" | "age_not_confirmed" | "email_taken" | "invalid_credentials" | "totp_required" | "quota_exceeded" | "no_keychain" | "busy" | "not_found" | "io" | "integrity" | "locked" | "wrong_key" | "server";
+export type HeldDeletion = { id: string, 
+/**
+ * When the person confirmed with their password.
+ */
+confirmed_at: number, 
+/**
+ * When the first of these was deleted.
+ */
+deleted_at: number, device_name: string, device_id: string, 
+/**
+ * Backups (snapshots) deleted.
+ */
+snapshots: number, 
+/**
+ * Other stored pieces (data packs, index files) deleted.
+ */
+other_objects: number, bytes: number, 
+/**
+ * When they are removed for good.
+ */
+purge_at: number, };
+
+export type ConfirmationStatus = { confirmed_until: number, };
+
+export type CleanupWaiting = { 
+/**
+ * When automatic cleanup first had to wait.
+ */
+since: number, 
+/**
+ * Backups the rules would forget, as last counted.
+ */
+snapshots: number, };
+
+export type AppScope = "restore" | "backup" | "account_read";
+
+export type ConnectedApp = { id: string, name: string, scopes: Array<AppScope>, created_at: number, expires_at: number, 
+/**
+ * Past `expires_at`: it no longer works.
+ */
+expired: boolean, 
+/**
+ * Its last request, if it made any.
+ */
+last_used_at: number | null, last_used_ip: string | null, 
+/**
+ * Requests it made.
+ */
+uses: number, };
+
+export type ShareRequest = { 
+/**
+ * The original absolute path of a file or folder in the backup.
+ */
+path: string, 
+/**
+ * A snapshot id or unique prefix [default: the latest backup].
+ */
+snapshot_id: string | null, 
+/**
+ * Emails mailed a notice (up to 20); none: only the link is handed back.
+ */
+recipients: Array<string>, 
+/**
+ * 1–90 [default: 7].
+ */
+expires_in_days: number | null, 
+/**
+ * 8–1024 characters; recipients must type it.
+ */
+password: string | null, 
+/**
+ * 1–1000 [default: unlimited].
+ */
+max_downloads: number | null, };
+
+export type ShareState = "uploading" | "active" | "expired" | "exhausted" | "revoked";
+
+export type ShareInfo = { id: string, state: ShareState, created_at: number, expires_at: number, 
+/**
+ * Whether recipients need a password.
+ */
+password: boolean, max_downloads: number | null, downloads: number, 
+/**
+ * Forgotten once the share's data is removed.
+ */
+recipients: Array<string>, 
+/**
+ * Stored bytes, counted against the quota.
+ */
+bytes: number, 
+/**
+ * Its data (and the recipients' addresses) were removed.
+ */
+removed: boolean, };
+
+export type ShareProgress = { files_done: number, files_total: number, bytes_done: number, bytes_total: number, };
+
+export type ShareCreated = { share: ShareInfo, 
+/**
+ * The only copy of the share key outside the person's hands.
+ */
+link: string, };
+
+export type ConnectAppRequest = { name: string, scopes: Array<AppScope>, 
+/**
+ * 1–365 [default: 30].
+ */
+expires_in_days: number | null, };
+
+export type AppConnected = { app: ConnectedApp, token: string, };
+
+export type ErrorKind = "network" | "unauthorized" | "account_deleted" | "not_signed_in" | "invalid_input" | "age_not_confirmed" | "email_taken" | "invalid_credentials" | "totp_required" | "confirmation_required" | "quota_exceeded" | "no_keychain" | "busy" | "not_found" | "io" | "integrity" | "locked" | "wrong_key" | "server";
 
 export type IpcError = { type: ErrorKind, message: string, };

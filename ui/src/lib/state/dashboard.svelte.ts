@@ -1,4 +1,4 @@
-import type { Backend, Dashboard, FolderInfo, VerifyReport } from '../ipc';
+import type { Backend, CleanupWaiting, Dashboard, FolderInfo, VerifyReport } from '../ipc';
 import { toBackendError, type BackendError } from '../ipc';
 
 /** The Overview screen's data: account, quota, last backup, folders. */
@@ -8,6 +8,8 @@ export class DashboardState {
   error = $state<BackendError | null>(null);
   /** Path of the folder being removed, to disable its button. */
   removing = $state<string | null>(null);
+  /** Automatic cleanup waits for the person to confirm with their password. */
+  cleanupWaiting = $state<CleanupWaiting | null>(null);
 
   verifyReport = $state<VerifyReport | null>(null);
   verifying = $state(false);
@@ -36,6 +38,12 @@ export class DashboardState {
       if (mine === this.#seq) this.error = toBackendError(reason);
     } finally {
       if (mine === this.#seq) this.loading = false;
+    }
+    try {
+      const waiting = await this.#backend.cleanupWaiting();
+      if (mine === this.#seq) this.cleanupWaiting = waiting;
+    } catch {
+      // Only a notice; the status above says what failed, if anything.
     }
   }
 

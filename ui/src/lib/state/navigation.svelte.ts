@@ -1,11 +1,13 @@
 export type Screen = 'dashboard' | 'folders' | 'add-folder' | 'restore' | 'schedule' | 'activity' | 'settings';
-export type SettingsPage = 'account' | 'communication' | 'encryption' | 'devices' | 'privacy' | 'general';
+export type SettingsPage = 'account' | 'communication' | 'encryption' | 'devices' | 'sharing' | 'apps' | 'privacy' | 'general';
 
 export const SETTINGS_PAGES: { page: SettingsPage; label: string }[] = [
   { page: 'account', label: 'Account' },
   { page: 'communication', label: 'Communication' },
   { page: 'encryption', label: 'Encryption' },
   { page: 'devices', label: 'Devices & sessions' },
+  { page: 'sharing', label: 'Sharing' },
+  { page: 'apps', label: 'Connected apps' },
   { page: 'privacy', label: 'Privacy' },
   { page: 'general', label: 'General' },
 ];

@@ -80,6 +80,11 @@ export class RestoreState {
   #browseSeq = 0;
   #searchSeq = 0;
 
+  /** The agent, for dialogs opened from the browser (sharing). */
+  get backend(): Backend {
+    return this.#backend;
+  }
+
   constructor(backend: Backend) {
     this.#backend = backend;
   }

@@ -1,5 +1,6 @@
-import type { Backend, RetentionOutcome, RetentionSettings, SnapshotInfo } from '../ipc';
+import type { Backend, CleanupWaiting, RetentionOutcome, RetentionSettings, SnapshotInfo } from '../ipc';
 import { toBackendError, type BackendError } from '../ipc';
+import { IdentityConfirmation } from './confirmation.svelte';
 
 /** The rules of "Versions kept", as the form names them. */
 export type RetentionField =
@@ -61,6 +62,11 @@ export class RetentionState {
   large = $state<LargePrune | null>(null);
   /** What the last apply did. */
   outcome = $state<RetentionOutcome | null>(null);
+  /** Automatic cleanup found old versions but waits for the person to confirm. */
+  waiting = $state<CleanupWaiting | null>(null);
+  /** Set when applying needs the person to confirm it is them first ("Confirm it's you"). */
+  confirmation = $state<IdentityConfirmation | null>(null);
+  #pendingLarge = false;
 
   readonly #backend: Backend;
   readonly #onApplied: () => void;
@@ -82,6 +88,12 @@ export class RetentionState {
       this.loadError = toBackendError(reason);
     } finally {
       this.loading = false;
+    }
+    try {
+      this.waiting = await this.#backend.cleanupWaiting();
+    } catch {
+      // Only a notice: the rules themselves loaded (or said why not).
+      this.waiting = null;
     }
   }
 
@@ -143,11 +155,16 @@ export class RetentionState {
       this.outcome = { ...outcome, removed };
       this.large = null;
       this.preview = null;
+      this.waiting = null;
       this.#onApplied();
       return true;
     } catch (reason) {
       const error = toBackendError(reason);
-      if (error.type === 'invalid_input' && !confirmLarge && !fieldError(error.message)) {
+      if (error.is('confirmation_required')) {
+        // Nothing was deleted: ask the person, then try again (`confirmed`).
+        this.confirmation = new IdentityConfirmation(this.#backend);
+        this.#pendingLarge = confirmLarge;
+      } else if (error.type === 'invalid_input' && !confirmLarge && !fieldError(error.message)) {
         this.large = largePrune(error.message);
         // Backups may have been removed before the prune stopped.
         this.#onApplied();
@@ -158,6 +175,17 @@ export class RetentionState {
     } finally {
       this.applying = false;
     }
+  }
+
+  /** The person confirmed it is them: apply what was asked. */
+  async confirmed(): Promise<boolean> {
+    this.confirmation = null;
+    return this.apply(this.#pendingLarge);
+  }
+
+  /** The person closed "Confirm it's you": nothing is deleted. */
+  cancelConfirmation(): void {
+    this.confirmation = null;
   }
 
   /** Forget what was shown (signed out). */
@@ -171,6 +199,8 @@ export class RetentionState {
     this.applyError = null;
     this.large = null;
     this.outcome = null;
+    this.waiting = null;
+    this.confirmation = null;
     this.#expected = [];
   }
 }

@@ -1,4 +1,4 @@
-import type { AccountInfo, Backend, BackupProgress, SignInRequest, SignUpRequest } from '../ipc';
+import type { AccountInfo, Backend, BackupProgress, Profile, SignInRequest, SignUpRequest } from '../ipc';
 import { toBackendError, type BackendError } from '../ipc';
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8750';
@@ -77,6 +77,31 @@ export class SessionState {
       // The agent answered the sign-in; if it cannot say more, carry on and let the screens report.
     }
     this.phase = locked ? 'locked' : 'signed_in';
+  }
+
+  /**
+   * Cancels the account's scheduled deletion and signs in with the same
+   * request. Rejects with a BackendError, like signIn.
+   */
+  async restoreAccount(request: SignInRequest): Promise<void> {
+    const account = await this.backend.restoreAccount(request);
+    this.#remember(account);
+    this.notice = null;
+    let locked = false;
+    try {
+      locked = (await this.backend.appStatus()).locked;
+    } catch {
+      // As after signing in: the screens report what is wrong.
+    }
+    this.phase = locked ? 'locked' : 'signed_in';
+  }
+
+  /** The profile as the service has it now (saved, or a new email confirmed): the name and email follow. */
+  profileChanged(profile: Profile): void {
+    if (!this.account) return;
+    const { first_name, last_name, email } = profile;
+    const a = this.account;
+    if (a.first_name !== first_name || a.last_name !== last_name || a.email !== email) this.account = { ...a, first_name, last_name, email };
   }
 
   /** The recovery kit was saved: on to the app. Forgets the code. */

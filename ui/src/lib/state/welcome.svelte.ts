@@ -69,6 +69,9 @@ export class WelcomeForm {
   /** An error that belongs to no single field (network, server…). */
   banner = $state<BackendError | null>(null);
   submitting = $state(false);
+  /** Signing in was refused because the account is scheduled for deletion: it can be restored. */
+  accountDeleted = $state(false);
+  restoring = $state(false);
 
   readonly #session: SessionState;
 
@@ -95,6 +98,27 @@ export class WelcomeForm {
     this.totpNeeded = false;
     this.totpCode = '';
     this.resetSentTo = null;
+    this.accountDeleted = false;
+  }
+
+  /** Cancels the scheduled deletion of the account typed in, then signs in to it. */
+  async restoreAccount(): Promise<boolean> {
+    if (this.mode !== 'signin' || !this.validate()) return false;
+    this.banner = null;
+    this.restoring = true;
+    try {
+      await this.#session.restoreAccount(this.#signInRequest());
+      this.#forgetSecrets();
+      return true;
+    } catch (reason) {
+      const error = toBackendError(reason);
+      // Restored, but the account needs a code to sign in: the code field finishes it.
+      if (error.type === 'totp_required') this.accountDeleted = false;
+      this.#showServerError(error);
+      return false;
+    } finally {
+      this.restoring = false;
+    }
   }
 
   /** Mails a password reset link to the typed address. */
@@ -158,6 +182,9 @@ export class WelcomeForm {
 
   async submit(): Promise<boolean> {
     this.banner = null;
+    this.accountDeleted = false;
+    // What happened before (signed out everywhere, account deleted) is old news once the person signs in again.
+    this.#session.notice = null;
     // The meter may not have answered yet for the last keystrokes: ask now.
     if (this.mode === 'signup' && this.keyMode === 'private' && this.privateKey) await this.strength.check(this.privateKey);
     if (!this.validate()) return false;
@@ -176,18 +203,9 @@ export class WelcomeForm {
           private_key: this.keyMode === 'private' ? this.privateKey : null,
         });
       } else {
-        await this.#session.signIn({
-          email: this.email.trim(),
-          password: this.password,
-          server_url: serverUrl,
-          totp_code: this.totpNeeded ? this.totpCode.trim() : null,
-        });
+        await this.#session.signIn(this.#signInRequest());
       }
-      this.password = '';
-      this.totpCode = '';
-      this.privateKey = '';
-      this.privateKeyRepeat = '';
-      this.strength.reset();
+      this.#forgetSecrets();
       return true;
     } catch (reason) {
       this.#showServerError(toBackendError(reason));
@@ -195,6 +213,27 @@ export class WelcomeForm {
     } finally {
       this.submitting = false;
     }
+  }
+
+  #signInRequest() {
+    return {
+      email: this.email.trim(),
+      password: this.password,
+      server_url: this.serverUrl.trim() || null,
+      totp_code: this.totpNeeded ? this.totpCode.trim() : null,
+    };
+  }
+
+  /** After signing in: nothing typed in secret stays, and the next sign-in starts without a code field. */
+  #forgetSecrets() {
+    this.password = '';
+    this.totpCode = '';
+    this.totpNeeded = false;
+    this.accountDeleted = false;
+    this.errors = {};
+    this.privateKey = '';
+    this.privateKeyRepeat = '';
+    this.strength.reset();
   }
 
   #showServerError(error: BackendError) {
@@ -211,6 +250,11 @@ export class WelcomeForm {
         break;
       case 'network':
         this.advancedOpen = true;
+        this.banner = error;
+        break;
+      case 'account_deleted':
+        // The account is scheduled for deletion: say until when, and offer to restore it.
+        if (this.mode === 'signin') this.accountDeleted = true;
         this.banner = error;
         break;
       default:
