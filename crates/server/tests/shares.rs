@@ -427,6 +427,10 @@ async fn the_download_count_ends_a_share_and_the_job_forgets_it() {
     assert_eq!(view["bytes"], 0);
     assert!(view["removed_at"].is_i64());
     assert_eq!(stored_share_files(&h, &ann.account_id), 0);
+    // Not even in the database file's free pages.
+    h.state.db.checkpoint().await.unwrap();
+    let db = String::from_utf8_lossy(&std::fs::read(h.dir.path().join("coffer.db")).unwrap()).to_lowercase();
+    assert!(!db.contains("bob@example.com") && !db.contains("carol@example.com"), "a recipient's address outlived the share");
     assert_eq!(
         fetch(&h, &format!("/v1/s/{id}/parts/0"), first["ticket"].as_str())
             .await
