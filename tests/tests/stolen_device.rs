@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use coffer_client::{Agent, ErrorKind, RetentionSettings};
 use coffer_server::{Clock, ManualClock};
-use coffer_testkit::{TestServer, TestServerOptions};
+use coffer_testkit::{MailSink, TestServer, TestServerOptions};
 
 mod common;
 use common::{agent, restore_request, sign_up};
@@ -28,9 +28,12 @@ fn restore_doc(agent: &Agent, snapshot_id: &str, into: &Path) -> String {
 #[test]
 fn a_stolen_device_cannot_erase_history_and_the_person_can_undo_a_cleanup() {
     let clock = ManualClock::new(coffer_server::now_ms());
+    // Mail goes to a real SMTP server on 127.0.0.1.
+    let sink = MailSink::start();
     let server = TestServer::start_with(TestServerOptions {
         clock: Some(Arc::new(clock.clone())),
         job_interval_secs: Some(0),
+        smtp_url: Some(sink.smtp_url()),
         ..TestServerOptions::default()
     });
     let home = tempfile::tempdir().unwrap();
@@ -86,6 +89,19 @@ fn a_stolen_device_cannot_erase_history_and_the_person_can_undo_a_cleanup() {
     assert_eq!(held[0].snapshots, 2);
     assert!(held[0].purge_at >= clock.now_ms() + 7 * DAY_MS - 60_000, "{held:?}");
     assert!(!held[0].device_name.is_empty());
+
+    // The person is told by mail, once for the whole cleanup, with what to
+    // do if it was not them.
+    clock.advance_ms(2 * 60 * 1000);
+    assert_eq!(server.run_jobs().deletion_mails_sent, 1);
+    let mails = sink.wait_for(EMAIL, 2);
+    let told: Vec<_> = mails.iter().filter(|m| m.header("Subject").unwrap_or_default().contains("deleted")).collect();
+    assert_eq!(told.len(), 1, "one mail for one cleanup");
+    let body = told[0].body();
+    assert!(body.contains("2 backups") && body.contains("held for 7 days"), "{body}");
+    assert!(body.contains("Put back") && body.contains("change your password"), "{body}");
+
+    // Put back.
     assert!(laptop.cancel_held_deletion(&held[0].id).unwrap().is_empty());
     assert_eq!(laptop.snapshots().unwrap().len(), 3, "the forgotten backups are back");
     assert_eq!(restore_doc(&laptop, &oldest, &home.path().join("restored-oldest")), "version 0");

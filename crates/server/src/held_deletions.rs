@@ -294,7 +294,7 @@ fn batch_mail(batch: &DeletionBatch, to: String) -> Mail {
              Coffer account:\n\n{what}\n\nIn all {size}. They are held for 7 days and will be \
              removed for good on {purge}. Until then they can be put back.\n\nIf this was not \
              you: open the Coffer app, go to Settings > Privacy > Pending deletions and choose \
-             Cancel, then change your password (Settings > Account) and end the sessions you do \
+             Put back, then change your password (Settings > Account) and end the sessions you do \
              not recognise (Settings > Devices & sessions).\n\n-- Coffer\n",
             day = utc_day(batch.first_held_at),
             what = what.join("\n"),

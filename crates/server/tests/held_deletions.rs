@@ -375,7 +375,7 @@ async fn the_person_is_mailed_once_per_batch() {
         "3 pieces",
         "2025-01-13",
         "If this was not you",
-        "Cancel",
+        "choose Put back",
         "change your password",
     ] {
         assert!(flat.contains(needed), "{needed} missing in {flat}");
