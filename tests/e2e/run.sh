@@ -27,7 +27,9 @@ done
 # A published privacy policy, as a real service has (Settings → Privacy shows it).
 "$target/debug/coffer-server" publish-policy --data-dir "$work/server" --version 2026-01 --file "$here/fixtures/policy.md" >"$work/policy.log" 2>&1 \
   || { echo "could not publish the test policy:" >&2; cat "$work/policy.log" >&2; exit 1; }
-"$target/debug/coffer-server" --listen 127.0.0.1:0 --data-dir "$work/server" >"$work/server.out" 2>"$work/server.log" &
+# Background jobs (held-deletion mails, purges) every 5 s instead of 5 minutes,
+# so a test sees their effects without waiting.
+"$target/debug/coffer-server" --listen 127.0.0.1:0 --data-dir "$work/server" --job-interval-secs 5 >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
 url=
 for _ in $(seq 1 100); do
