@@ -1,9 +1,11 @@
 //! The backup pipeline: scan → chunk → dedup → pack → index → trees → snapshot.
 
 mod pipeline;
+mod read_ahead;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fs::{self, File, Metadata};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -261,6 +263,10 @@ pub fn backup(
         );
         let mut uploader = Uploader {
             repo: &mut *repo,
+            readers: read_ahead::Readers::start(scope),
+            walk: FileWalk::new(&roots),
+            ahead: VecDeque::new(),
+            ahead_bytes: 0,
             pipeline: Some(pipeline),
             cutter: &cutter,
             index_every: opts.index_every,
@@ -284,10 +290,10 @@ pub fn backup(
             snapshot_bytes: 0,
         };
         let mut snapshot_roots = Vec::new();
-        for root in roots {
-            let tree = uploader.store_dir(&root.path, root.children)?;
+        for root in &roots {
+            let tree = uploader.store_dir(&root.path, &root.children)?;
             snapshot_roots.push(SnapshotRoot {
-                path: root.path_string,
+                path: root.path_string.clone(),
                 tree,
             });
         }
@@ -382,6 +388,71 @@ struct ScannedRoot {
     path: PathBuf,
     path_string: String,
     children: Vec<Entry>,
+}
+
+/// The scanned files' paths in the order [`Uploader::store_dir`] stores
+/// them, so they can be opened and read ahead of it.
+struct FileWalk<'r> {
+    roots: std::slice::Iter<'r, ScannedRoot>,
+    folders: Vec<(PathBuf, std::slice::Iter<'r, Entry>)>,
+}
+
+impl<'r> FileWalk<'r> {
+    fn new(roots: &'r [ScannedRoot]) -> FileWalk<'r> {
+        FileWalk {
+            roots: roots.iter(),
+            folders: Vec::new(),
+        }
+    }
+}
+
+impl Iterator for FileWalk<'_> {
+    type Item = PathBuf;
+
+    fn next(&mut self) -> Option<PathBuf> {
+        loop {
+            let Some((dir, entries)) = self.folders.last_mut() else {
+                let root = self.roots.next()?;
+                self.folders.push((root.path.clone(), root.children.iter()));
+                continue;
+            };
+            match entries.next() {
+                Some(Entry::File { name, .. }) => return Some(dir.join(name)),
+                Some(Entry::Dir { name, children, .. }) => {
+                    let path = dir.join(name);
+                    self.folders.push((path, children.iter()));
+                }
+                Some(Entry::Symlink { .. }) => {}
+                None => {
+                    self.folders.pop();
+                }
+            }
+        }
+    }
+}
+
+/// A file opened ahead of being stored.
+struct AheadFile {
+    path: PathBuf,
+    opened: Opened,
+}
+
+enum Opened {
+    /// Skipped, for this reason.
+    Failed(String),
+    /// The cache knows its chunks; read only if one of them is missing.
+    Cached {
+        file: File,
+        before: FileFingerprint,
+        content: Vec<Id>,
+    },
+    /// A small file a reader thread is reading.
+    Reading {
+        before: FileFingerprint,
+        slot: crossbeam_channel::Receiver<read_ahead::ReadResult>,
+    },
+    /// A large file, streamed when it is stored.
+    Streamed { file: File, before: FileFingerprint },
 }
 
 fn scan_roots(
@@ -626,10 +697,17 @@ struct Counts {
     snapshot_bytes: u64,
 }
 
-/// Turns scanned entries into stored blobs, trees and packs: reads, chunks
-/// and hashes on the calling thread and hands new blobs to the pipeline.
+/// Turns scanned entries into stored blobs, trees and packs: chunks and
+/// hashes on the calling thread (small files are read ahead by reader
+/// threads, large ones here) and hands new blobs to the pipeline.
 struct Uploader<'a, 'p> {
     repo: &'a mut Repository,
+    readers: read_ahead::Readers,
+    walk: FileWalk<'a>,
+    /// The next files in walk order, opened and (small ones) being read.
+    ahead: VecDeque<AheadFile>,
+    /// Size of the files in `ahead` that readers were handed.
+    ahead_bytes: u64,
     pipeline: Option<pipeline::Pipeline<'p>>,
     cutter: &'a Cutter,
     index_every: usize,
@@ -749,12 +827,12 @@ impl Uploader<'_, '_> {
     }
 
     /// Stores a folder's entries and returns its tree id.
-    fn store_dir(&mut self, dir: &Path, entries: Vec<Entry>) -> Result<Id> {
+    fn store_dir(&mut self, dir: &Path, entries: &[Entry]) -> Result<Id> {
         let mut tree = Tree::default();
         for entry in entries {
             let node = match entry {
                 Entry::File { name, mode } => {
-                    let stored = self.store_file(&dir.join(&name))?;
+                    let stored = self.store_file(&dir.join(name))?;
                     self.state.files_done += 1;
                     let Some((size, mtime_ns, content)) = stored else {
                         continue;
@@ -762,11 +840,11 @@ impl Uploader<'_, '_> {
                     self.snapshot_files += 1;
                     self.snapshot_bytes += size;
                     Node {
-                        name,
+                        name: name.clone(),
                         kind: NodeKind::File,
                         size,
                         mtime_ns,
-                        mode,
+                        mode: *mode,
                         content,
                         subtree: None,
                         target: None,
@@ -778,13 +856,13 @@ impl Uploader<'_, '_> {
                     mode,
                     children,
                 } => {
-                    let subtree = self.store_dir(&dir.join(&name), children)?;
+                    let subtree = self.store_dir(&dir.join(name), children)?;
                     Node {
-                        name,
+                        name: name.clone(),
                         kind: NodeKind::Dir,
                         size: 0,
-                        mtime_ns,
-                        mode,
+                        mtime_ns: *mtime_ns,
+                        mode: *mode,
                         content: Vec::new(),
                         subtree: Some(subtree),
                         target: None,
@@ -796,14 +874,14 @@ impl Uploader<'_, '_> {
                     mode,
                     target,
                 } => Node {
-                    name,
+                    name: name.clone(),
                     kind: NodeKind::Symlink,
                     size: 0,
-                    mtime_ns,
-                    mode,
+                    mtime_ns: *mtime_ns,
+                    mode: *mode,
                     content: Vec::new(),
                     subtree: None,
-                    target: Some(target),
+                    target: Some(target.clone()),
                 },
             };
             tree.nodes.push(node);
@@ -814,49 +892,108 @@ impl Uploader<'_, '_> {
         Ok(id)
     }
 
+    /// Opens the next files in walk order, up to the read-ahead limits, and
+    /// hands the small ones the cache cannot vouch for to the readers.
+    fn open_ahead(&mut self) {
+        while self.ahead.len() < read_ahead::AHEAD_FILES
+            && self.ahead_bytes < read_ahead::AHEAD_BYTES
+        {
+            let Some(path) = self.walk.next() else { break };
+            let opened = self.open(&path);
+            self.ahead.push_back(AheadFile { path, opened });
+        }
+    }
+
+    fn open(&mut self, path: &Path) -> Opened {
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) => return Opened::Failed(format!("cannot open: {e}")),
+        };
+        let before = match file.metadata() {
+            Ok(meta) if meta.is_file() => fingerprint(&meta),
+            Ok(_) => return Opened::Failed("no longer a regular file".into()),
+            Err(e) => return Opened::Failed(format!("cannot read metadata: {e}")),
+        };
+        if let Some(content) = self.cache.lookup(path, &before) {
+            return Opened::Cached {
+                file,
+                before,
+                content,
+            };
+        }
+        if before.size < read_ahead::SMALL_FILE {
+            self.ahead_bytes += before.size;
+            let slot = self.readers.read(file, before.size);
+            return Opened::Reading { before, slot };
+        }
+        Opened::Streamed { file, before }
+    }
+
     /// Stores one file's contents, reading it only when the cache cannot vouch
     /// for it. `Ok(None)` when it was skipped.
     fn store_file(&mut self, path: &Path) -> Result<Option<(u64, i64, Vec<Id>)>> {
         self.state.current_file = Some(path.to_owned());
         (self.progress)(&self.state);
 
-        let file = match File::open(path) {
-            Ok(file) => file,
-            Err(e) => {
-                self.skip(path, format!("cannot open: {e}"));
-                return Ok(None);
+        self.open_ahead();
+        let ahead = self.ahead.pop_front().expect("the walk has this file");
+        debug_assert_eq!(ahead.path, path, "read ahead in walk order");
+        match ahead.opened {
+            Opened::Failed(reason) => {
+                self.skip(path, reason);
+                Ok(None)
             }
-        };
-        let before = match file.metadata() {
-            Ok(meta) if meta.is_file() => fingerprint(&meta),
-            Ok(_) => {
-                self.skip(path, "no longer a regular file".into());
-                return Ok(None);
+            Opened::Cached {
+                file,
+                before,
+                content,
+            } => {
+                let mut all_stored = true;
+                for id in &content {
+                    if !self.is_stored(BlobType::Data, id)? {
+                        all_stored = false;
+                        break;
+                    }
+                }
+                if all_stored {
+                    self.files_unchanged += 1;
+                    self.state.bytes_done += before.size;
+                    return Ok(Some((before.size, before.mtime_ns, content)));
+                }
+                self.store_contents(path, &file, &file, before)
             }
-            Err(e) => {
-                self.skip(path, format!("cannot read metadata: {e}"));
-                return Ok(None);
-            }
-        };
-
-        if let Some(content) = self.cache.lookup(path, &before) {
-            let mut all_stored = true;
-            for id in &content {
-                if !self.is_stored(BlobType::Data, id)? {
-                    all_stored = false;
-                    break;
+            Opened::Streamed { file, before } => self.store_contents(path, &file, &file, before),
+            Opened::Reading { before, slot } => {
+                self.ahead_bytes -= before.size;
+                match slot.recv() {
+                    Ok(Ok((bytes, file))) => {
+                        self.store_contents(path, bytes.as_slice().chain(&file), &file, before)
+                    }
+                    Ok(Err(e)) => {
+                        self.skip(path, format!("read failed: {e}"));
+                        Ok(None)
+                    }
+                    Err(_) => {
+                        self.skip(path, "read failed: the reader stopped".into());
+                        Ok(None)
+                    }
                 }
             }
-            if all_stored {
-                self.files_unchanged += 1;
-                self.state.bytes_done += before.size;
-                return Ok(Some((before.size, before.mtime_ns, content)));
-            }
         }
+    }
 
+    /// Chunks a file's contents from `source` (the open `file`, or what a
+    /// reader read of it followed by the file) and hands new chunks on.
+    fn store_contents(
+        &mut self,
+        path: &Path,
+        source: impl Read,
+        file: &File,
+        before: FileFingerprint,
+    ) -> Result<Option<(u64, i64, Vec<Id>)>> {
         let mut content = Vec::new();
         let mut size = 0u64;
-        for chunk in Chunker::new(&file, self.cutter, before.size) {
+        for chunk in Chunker::new(source, self.cutter, before.size) {
             let chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(e) => {

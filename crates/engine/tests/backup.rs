@@ -347,3 +347,68 @@ fn excluded_entries_are_left_out_of_the_snapshot() {
     assert!(!out.join("Code/node_modules").exists());
     assert!(!out.join("Code/big.iso").exists());
 }
+
+/// Small files are read ahead by reader threads and large ones streamed;
+/// either way files are stored in walk order, so the trees do not depend
+/// on which read finished first.
+#[test]
+fn many_files_read_ahead_give_the_same_trees_and_restore_exactly() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("Data");
+    let mut expected_order = Vec::new();
+    for d in 0..3 {
+        let dir = src.join(format!("d{d}"));
+        fs::create_dir_all(&dir).unwrap();
+        for f in 0..60u64 {
+            let name = format!("f{f:02}.bin");
+            let len = match f % 20 {
+                0 => 0,
+                7 => (1 << 20) + 1000, // above the read-ahead size: streamed
+                _ => (f as usize * 997) % 9000 + 1,
+            };
+            fs::write(dir.join(&name), random_bytes(d * 100 + f, len)).unwrap();
+            expected_order.push(dir.join(&name));
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("f01.bin", dir.join("link")).unwrap();
+    }
+    let (_, mut repo) = repo();
+    let cache = MapCache::default();
+    let opts = small_options(vec![src.clone()]);
+
+    let mut order = Vec::new();
+    let first = backup(&mut repo, &opts, &NoCache, &mut |p| {
+        if p.phase == BackupPhase::Uploading {
+            if let Some(path) = &p.current_file {
+                if order.last() != Some(path) {
+                    order.push(path.clone());
+                }
+            }
+        }
+    })
+    .unwrap();
+    assert_eq!(order, expected_order, "files are stored in walk order");
+    assert_eq!((first.files_total, first.files_read), (180, 180));
+
+    let second = backup(&mut repo, &opts, &cache, &mut |_| {}).unwrap();
+    let third = backup(&mut repo, &opts, &cache, &mut |_| {}).unwrap();
+    assert_eq!((third.files_read, third.files_unchanged), (0, 180));
+    let root_tree = |id| repo.snapshot(&id).unwrap().roots[0].tree;
+    let tree = root_tree(first.snapshot_id);
+    assert_eq!(root_tree(second.snapshot_id), tree);
+    assert_eq!(root_tree(third.snapshot_id), tree);
+
+    let target = work.path().join("restored");
+    restore(
+        &repo,
+        &first.snapshot_id,
+        &RestoreOptions {
+            target: target.clone(),
+            include: vec![],
+            on_conflict: Default::default(),
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(read_entries(&target.join("Data")), read_entries(&src));
+}

@@ -1,7 +1,8 @@
 //! The concurrent half of a backup: pack workers compress, encrypt and
 //! pack new blobs; upload workers store the finished packs. The backup's
-//! own thread reads, chunks and hashes (it needs the ids, in order, for the
-//! trees) and decides what is new.
+//! own thread chunks and hashes (it needs the ids, in order, for the trees;
+//! small files are read ahead for it, see `read_ahead`) and decides what is
+//! new.
 //!
 //! ```text
 //! reader ──batches of blobs (bounded)──▶ pack workers ──packs (bounded)──▶ uploaders ──stored──▶ reader
