@@ -12,7 +12,7 @@ import path from 'node:path';
 import { artifacts, device, launch, pictureOnFailure, work, writeFiles } from './lib.mjs';
 import { api, appToken, mails, waitForMail } from './account-lib.mjs';
 
-const email = 'hedy@example.com';
+const email = 'hedy.deletions@example.com';
 const password = 'frequency hopping since 1942';
 const dev = device('deletions');
 const shots = path.join(artifacts, 'deletions');
