@@ -879,10 +879,17 @@ fn engine_error(err: Error) -> coffer_engine::Error {
 
 impl Backend for ServiceClient {
     fn put(&self, kind: FileKind, id: &Id, bytes: &[u8]) -> coffer_engine::Result<()> {
+        self.put_shared(kind, id, bytes::Bytes::copy_from_slice(bytes))
+    }
+
+    /// Each attempt streams the same shared buffer (paced by the live
+    /// bandwidth limit): no copy per attempt or per upload.
+    fn put_shared(&self, kind: FileKind, id: &Id, bytes: bytes::Bytes) -> coffer_engine::Result<()> {
         let url = self.object_url(kind, Some(id));
+        let len = bytes.len() as u64;
         self.send(true, || {
-            let body = Paced::new(Cursor::new(bytes.to_vec()), Arc::clone(&self.throttle), Direction::Up);
-            self.http.put(url.clone()).body(reqwest::blocking::Body::sized(body, bytes.len() as u64))
+            let body = Paced::new(Cursor::new(bytes.clone()), Arc::clone(&self.throttle), Direction::Up);
+            self.http.put(url.clone()).body(reqwest::blocking::Body::sized(body, len))
         })
         .map_err(engine_error)?;
         Ok(())

@@ -70,6 +70,13 @@ pub trait Backend: Send + Sync {
     /// changes nothing. A reader never sees a partly written file.
     fn put(&self, kind: FileKind, id: &Id, bytes: &[u8]) -> Result<()>;
 
+    /// [`Backend::put`] from a shared buffer the backend may hold on to
+    /// while it stores it (a network backend sends it without a copy of its
+    /// own; the backup gets the buffer back once every clone is dropped).
+    fn put_shared(&self, kind: FileKind, id: &Id, bytes: bytes::Bytes) -> Result<()> {
+        self.put(kind, id, &bytes)
+    }
+
     /// Reads a whole file.
     ///
     /// # Errors
@@ -95,6 +102,9 @@ pub trait Backend: Send + Sync {
 impl<T: Backend + ?Sized> Backend for Arc<T> {
     fn put(&self, kind: FileKind, id: &Id, bytes: &[u8]) -> Result<()> {
         (**self).put(kind, id, bytes)
+    }
+    fn put_shared(&self, kind: FileKind, id: &Id, bytes: bytes::Bytes) -> Result<()> {
+        (**self).put_shared(kind, id, bytes)
     }
     fn get(&self, kind: FileKind, id: &Id) -> Result<Vec<u8>> {
         (**self).get(kind, id)

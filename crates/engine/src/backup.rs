@@ -237,7 +237,13 @@ pub fn backup(
     };
     progress(&state);
     let mut skipped = Vec::new();
-    let roots = scan_roots(&opts.roots, opts.exclude.as_ref(), &mut state, &mut skipped, progress)?;
+    let roots = scan_roots(
+        &opts.roots,
+        opts.exclude.as_ref(),
+        &mut state,
+        &mut skipped,
+        progress,
+    )?;
 
     state.phase = BackupPhase::Uploading;
     state.current_file = None;
@@ -249,9 +255,10 @@ pub fn backup(
     let (snapshot_roots, uploader) = std::thread::scope(|scope| -> Result<_> {
         // A pack is closed before it would pass `pack_size`, unless it is a
         // single chunk larger than that.
-        let pack_capacity = opts
-            .pack_size
-            .max(crate::pack::finished_size(crate::pack::PREFIX_LEN + crate::pack::sealed_bound(opts.chunk_max as usize), 1));
+        let pack_capacity = opts.pack_size.max(crate::pack::finished_size(
+            crate::pack::PREFIX_LEN + crate::pack::sealed_bound(opts.chunk_max as usize),
+            1,
+        ));
         let pipeline = pipeline::Pipeline::start(
             scope,
             &keys,
@@ -369,6 +376,9 @@ enum Entry {
     File {
         name: String,
         mode: u32,
+        /// What the scan saw: enough for the cache to vouch for the file
+        /// without opening it.
+        seen: FileFingerprint,
     },
     Dir {
         name: String,
@@ -407,9 +417,9 @@ impl<'r> FileWalk<'r> {
 }
 
 impl Iterator for FileWalk<'_> {
-    type Item = PathBuf;
+    type Item = (PathBuf, FileFingerprint);
 
-    fn next(&mut self) -> Option<PathBuf> {
+    fn next(&mut self) -> Option<(PathBuf, FileFingerprint)> {
         loop {
             let Some((dir, entries)) = self.folders.last_mut() else {
                 let root = self.roots.next()?;
@@ -417,7 +427,9 @@ impl Iterator for FileWalk<'_> {
                 continue;
             };
             match entries.next() {
-                Some(Entry::File { name, .. }) => return Some(dir.join(name)),
+                Some(Entry::File { name, seen, .. }) => {
+                    return Some((dir.join(name), seen.clone()))
+                }
                 Some(Entry::Dir { name, children, .. }) => {
                     let path = dir.join(name);
                     self.folders.push((path, children.iter()));
@@ -442,7 +454,6 @@ enum Opened {
     Failed(String),
     /// The cache knows its chunks; read only if one of them is missing.
     Cached {
-        file: File,
         before: FileFingerprint,
         content: Vec<Id>,
     },
@@ -496,7 +507,10 @@ fn scan_roots(
                 continue;
             }
         }
-        let walk = Walk { root: &path, exclude };
+        let walk = Walk {
+            root: &path,
+            exclude,
+        };
         let Some(children) = scan_dir(&walk, &path, state, skipped, progress) else {
             continue;
         };
@@ -517,7 +531,9 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn excluded(&self, path: &Path, meta: &fs::Metadata) -> bool {
-        let Some(ExcludeFilter(exclude)) = self.exclude else { return false };
+        let Some(ExcludeFilter(exclude)) = self.exclude else {
+            return false;
+        };
         let relative = path.strip_prefix(self.root).unwrap_or(path);
         exclude(relative, meta.is_dir(), meta.len())
     }
@@ -564,7 +580,8 @@ fn scan_dir(
             skip(skipped, "name is not valid UTF-8".into());
             continue;
         };
-        let meta = match fs::symlink_metadata(&path) {
+        // Relative to the open folder (`fstatat`), not a walk of the whole path.
+        let meta = match item.metadata() {
             Ok(meta) => meta,
             Err(e) => {
                 skip(skipped, format!("cannot read metadata: {e}"));
@@ -611,6 +628,7 @@ fn scan_dir(
             entries.push(Entry::File {
                 name,
                 mode: mode(&meta),
+                seen: fingerprint(&meta),
             });
         } else {
             skip(skipped, "not a regular file, folder or symlink".into());
@@ -831,7 +849,7 @@ impl Uploader<'_, '_> {
         let mut tree = Tree::default();
         for entry in entries {
             let node = match entry {
-                Entry::File { name, mode } => {
+                Entry::File { name, mode, .. } => {
                     let stored = self.store_file(&dir.join(name))?;
                     self.state.files_done += 1;
                     let Some((size, mtime_ns, content)) = stored else {
@@ -898,13 +916,28 @@ impl Uploader<'_, '_> {
         while self.ahead.len() < read_ahead::AHEAD_FILES
             && self.ahead_bytes < read_ahead::AHEAD_BYTES
         {
-            let Some(path) = self.walk.next() else { break };
-            let opened = self.open(&path);
+            let Some((path, seen)) = self.walk.next() else {
+                break;
+            };
+            let opened = self.open(&path, &seen);
             self.ahead.push_back(AheadFile { path, opened });
         }
     }
 
-    fn open(&mut self, path: &Path) -> Opened {
+    /// A file the cache vouches for as the scan saw it is not even opened
+    /// (a run with nothing changed opens no file); any other is opened and
+    /// fingerprinted through its handle, so what is read is what was checked.
+    fn open(&mut self, path: &Path, seen: &FileFingerprint) -> Opened {
+        if let Some(content) = self.cache.lookup(path, seen) {
+            return Opened::Cached {
+                before: seen.clone(),
+                content,
+            };
+        }
+        self.open_uncached(path)
+    }
+
+    fn open_uncached(&mut self, path: &Path) -> Opened {
         let file = match File::open(path) {
             Ok(file) => file,
             Err(e) => return Opened::Failed(format!("cannot open: {e}")),
@@ -914,13 +947,6 @@ impl Uploader<'_, '_> {
             Ok(_) => return Opened::Failed("no longer a regular file".into()),
             Err(e) => return Opened::Failed(format!("cannot read metadata: {e}")),
         };
-        if let Some(content) = self.cache.lookup(path, &before) {
-            return Opened::Cached {
-                file,
-                before,
-                content,
-            };
-        }
         if before.size < read_ahead::SMALL_FILE {
             self.ahead_bytes += before.size;
             let slot = self.readers.read(file, before.size);
@@ -943,11 +969,7 @@ impl Uploader<'_, '_> {
                 self.skip(path, reason);
                 Ok(None)
             }
-            Opened::Cached {
-                file,
-                before,
-                content,
-            } => {
+            Opened::Cached { before, content } => {
                 let mut all_stored = true;
                 for id in &content {
                     if !self.is_stored(BlobType::Data, id)? {
@@ -960,24 +982,43 @@ impl Uploader<'_, '_> {
                     self.state.bytes_done += before.size;
                     return Ok(Some((before.size, before.mtime_ns, content)));
                 }
-                self.store_contents(path, &file, &file, before)
+                // A chunk went missing (pruned, damaged): read it again.
+                match self.open_uncached(path) {
+                    Opened::Failed(reason) => {
+                        self.skip(path, reason);
+                        Ok(None)
+                    }
+                    Opened::Streamed { file, before } => {
+                        self.store_contents(path, &file, &file, before)
+                    }
+                    Opened::Reading { before, slot } => self.store_read_ahead(path, before, slot),
+                    Opened::Cached { .. } => unreachable!("opened without the cache"),
+                }
             }
             Opened::Streamed { file, before } => self.store_contents(path, &file, &file, before),
-            Opened::Reading { before, slot } => {
-                self.ahead_bytes -= before.size;
-                match slot.recv() {
-                    Ok(Ok((bytes, file))) => {
-                        self.store_contents(path, bytes.as_slice().chain(&file), &file, before)
-                    }
-                    Ok(Err(e)) => {
-                        self.skip(path, format!("read failed: {e}"));
-                        Ok(None)
-                    }
-                    Err(_) => {
-                        self.skip(path, "read failed: the reader stopped".into());
-                        Ok(None)
-                    }
-                }
+            Opened::Reading { before, slot } => self.store_read_ahead(path, before, slot),
+        }
+    }
+
+    /// Stores a small file once its reader has read it.
+    fn store_read_ahead(
+        &mut self,
+        path: &Path,
+        before: FileFingerprint,
+        slot: crossbeam_channel::Receiver<read_ahead::ReadResult>,
+    ) -> Result<Option<(u64, i64, Vec<Id>)>> {
+        self.ahead_bytes -= before.size;
+        match slot.recv() {
+            Ok(Ok((bytes, file))) => {
+                self.store_contents(path, bytes.as_slice().chain(&file), &file, before)
+            }
+            Ok(Err(e)) => {
+                self.skip(path, format!("read failed: {e}"));
+                Ok(None)
+            }
+            Err(_) => {
+                self.skip(path, "read failed: the reader stopped".into());
+                Ok(None)
             }
         }
     }

@@ -79,6 +79,9 @@ fn unchanged_files_are_not_read_again() {
 fn cache_entries_naming_unknown_chunks_are_not_trusted() {
     let work = tempfile::tempdir().unwrap();
     fs::write(work.path().join("a.txt"), b"contents").unwrap();
+    // Larger than what is read ahead: streamed when read again.
+    let large = random_bytes(7, 1_500_000);
+    fs::write(work.path().join("large.bin"), &large).unwrap();
     let cache = MapCache::default();
     let opts = small_options(vec![work.path().to_owned()]);
     let (_, mut first_repo) = repo();
@@ -86,7 +89,23 @@ fn cache_entries_naming_unknown_chunks_are_not_trusted() {
     // Another repository (e.g. after switching keys) knows none of the chunks.
     let (_, mut other) = repo();
     let summary = backup(&mut other, &opts, &cache, &mut |_| {}).unwrap();
-    assert_eq!(summary.files_read, 1);
+    assert_eq!(summary.files_read, 2);
+    assert_eq!(summary.bytes_read, 8 + 1_500_000);
+    let target = work.path().join("restored");
+    restore(
+        &other,
+        &summary.snapshot_id,
+        &RestoreOptions {
+            target: target.clone(),
+            include: vec![],
+            on_conflict: Default::default(),
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let name = work.path().file_name().unwrap();
+    assert_eq!(fs::read(target.join(name).join("large.bin")).unwrap(), large);
+    assert_eq!(fs::read(target.join(name).join("a.txt")).unwrap(), b"contents");
 }
 
 #[test]

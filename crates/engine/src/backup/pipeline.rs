@@ -252,6 +252,25 @@ fn pack_worker(
     }
 }
 
+/// A pack buffer lent to the backend; given back to the pool when dropped.
+struct Pooled {
+    bytes: Vec<u8>,
+    pool: Sender<Vec<u8>>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        // A full pool means enough buffers are about: drop this one.
+        let _ = self.pool.try_send(std::mem::take(&mut self.bytes));
+    }
+}
+
 fn upload_worker(
     backend: &dyn Backend,
     packs: Receiver<Pack>,
@@ -263,14 +282,17 @@ fn upload_worker(
         if failure.is_set() {
             continue;
         }
-        match backend.put(FileKind::Pack, &pack.id, &pack.bytes) {
+        let len = pack.bytes.len() as u64;
+        let index = IndexPack::from(&pack);
+        // Shared with the backend (no copy to send it); the buffer goes back
+        // to the pool when the last clone is dropped.
+        let shared = bytes::Bytes::from_owner(Pooled {
+            bytes: pack.bytes,
+            pool: pool.clone(),
+        });
+        match backend.put_shared(FileKind::Pack, &pack.id, shared) {
             Ok(()) => {
-                let _ = stored.send(StoredPack {
-                    index: IndexPack::from(&pack),
-                    bytes: pack.bytes.len() as u64,
-                });
-                // A full pool means enough buffers are about: drop this one.
-                let _ = pool.try_send(pack.bytes);
+                let _ = stored.send(StoredPack { index, bytes: len });
             }
             Err(e) => failure.set(e),
         }
