@@ -14,7 +14,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 build_packages=(build-essential pkg-config file curl libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev
   libjavascriptcoregtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev
   gnome-keyring dbus dbus-x11 libsecret-tools fonts-dejavu-core at-spi2-core nodejs npm)
-test_packages=(xvfb xauth imagemagick webkit2gtk-driver keyutils chromium python3-venv)
+test_packages=(xvfb xauth imagemagick webkit2gtk-driver keyutils chromium python3-venv postgresql)
 
 wanted=("${build_packages[@]}")
 [ "$profile" = test ] && wanted+=("${test_packages[@]}")
@@ -55,6 +55,17 @@ if [ "$profile" = test ]; then
   if ! command -v tauri-driver >/dev/null; then
     say "Installing tauri-driver (WebDriver for the app window)"
     cargo install tauri-driver --locked
+  fi
+  # Garage (crates.io), the S3-compatible store of the scaled test run. A
+  # long build: kept outside the clone, in ~/.cache/coffer-tools, and only
+  # rebuilt when the wanted version is not there.
+  tools=${COFFER_TOOLS:-$HOME/.cache/coffer-tools}
+  garage_version=2.5.0
+  if ! "$tools/bin/garage" --version 2>/dev/null | grep -q "cargo:$garage_version"; then
+    say "Building Garage $garage_version into $tools (once; about 20 minutes on 2 cores)"
+    CARGO_TARGET_DIR="$tools/target" cargo install garage --version "$garage_version" --locked \
+      --no-default-features --features bundled-libs,lmdb --root "$tools"
+    rm -rf "$tools/target"
   fi
   # schemathesis (PyPI) fuzzes the API from its OpenAPI document; it lives in
   # its own venv, installed once (scripts/schemathesis.sh names the version).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets Coffer up and runs every test: UI component tests and page flows
 # (headless Chromium), the Rust suites (engine, service, agent, CLI — with a
-# real keychain daemon), the share page in headless Chromium, the API fuzzed by
+# real keychain daemon; the service, agent and CLI suites twice: embedded and
+# on PostgreSQL + Garage), the share page in headless Chromium, the API fuzzed by
 # schemathesis, and the real app window over WebDriver under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,20 @@ dbus-run-session -- bash -c '
   export COFFER_KEYCHAIN_SERVICE=coffer-test COFFER_TEST_REQUIRE_KEYCHAIN=1
   cargo test --workspace --no-fail-fast
 '
+
+step "Scaled: the service, agent and CLI suites again on PostgreSQL + Garage (S3), replicas included"
+# The same tests, each on a schema and key prefix of its own in a real
+# PostgreSQL and a one-node Garage on loopback (scripts/scaled.sh).
+scaled_dir=$(mktemp -d /tmp/coffer-scaled.XXXXXX)
+trap 'scripts/scaled.sh stop "$scaled_dir"' EXIT
+eval "$(scripts/scaled.sh start "$scaled_dir")"
+dbus-run-session -- bash -c '
+  eval "$(printf coffer-test-keyring | gnome-keyring-daemon --unlock --components=secrets)"
+  export COFFER_KEYCHAIN_SERVICE=coffer-test COFFER_TEST_REQUIRE_KEYCHAIN=1
+  cargo test -p coffer-server -p coffer-testkit -p coffer-tests -p coffer-cli --no-fail-fast
+'
+scripts/scaled.sh stop "$scaled_dir"
+trap - EXIT
 
 step "Share links in headless Chromium against a real coffer-server"
 node --test tests/share-page/

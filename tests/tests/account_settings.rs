@@ -10,7 +10,7 @@ use coffer_client::{
     Agent, AgentOptions, CommunicationPreferences, ErrorKind, KeyMode, PasswordChange, PostalAddress, ProfileUpdate,
     SignInRequest, SignUpRequest,
 };
-use coffer_server::{Config, ManualClock};
+use coffer_server::ManualClock;
 use coffer_testkit::{TestServer, TestServerOptions};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -148,7 +148,7 @@ fn communication_is_opt_in_and_the_policy_is_shown_and_accepted() {
 fn publish_policy(server: &TestServer, version: &str, text: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let state = coffer_server::AppState::open(&Config::new("127.0.0.1:0".parse().unwrap(), server.data_dir.clone())).unwrap();
+        let state = coffer_server::AppState::open(&server.config()).unwrap();
         coffer_server::operator::publish_policy(&state, version, text).await.unwrap();
     });
 }

@@ -8,7 +8,7 @@ use coffer_client::{Agent, ErrorKind, KeyMode, SignUpRequest};
 use coffer_testkit::{dataset, TestServer};
 
 mod common;
-use common::{agent, files_under, restore_request, sign_up, sign_up_request};
+use common::{agent, restore_request, sign_up, sign_up_request};
 
 const PASSWORD: &str = "account password 123";
 const KEY: &str = "violet tractor sings under moonlit harbor";
@@ -26,15 +26,6 @@ fn sign_in(dir: &Path, server: &TestServer, email: &str) -> Agent {
 
 fn restore_all(agent: &Agent, target: &Path) -> coffer_client::Result<coffer_client::RestoreSummary> {
     agent.restore(&restore_request("latest", target), &mut |_| {})
-}
-
-/// Every file under `dir`, with its bytes.
-fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for entry in files_under(dir) {
-        out.push((entry.display().to_string(), fs::read(&entry).unwrap()));
-    }
-    out
 }
 
 #[test]
@@ -64,7 +55,7 @@ fn new_devices_unlock_with_the_key_or_the_recovery_code_and_the_service_sees_not
     laptop.backup_now(&mut |_| {}).unwrap();
 
     // The promise: nothing the service holds shows a file's name or content.
-    for (file, bytes) in all_bytes(&server.data_dir) {
+    for (file, bytes) in server.everything_held() {
         for secret in ["zebra-invoice-4471", "quartz-marmalade-content-9931", "Secret plans"] {
             assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} appears in {file}");
         }
@@ -161,15 +152,11 @@ fn with_key_and_recovery_code_lost_the_person_can_start_over() {
 fn stored_objects(server: &TestServer, account_id: &str) -> std::collections::BTreeSet<(String, String, u64)> {
     let held = held_objects(server, account_id);
     let mut objects = std::collections::BTreeSet::new();
-    let root = server.data_dir.join("objects").join(account_id);
-    for kind in ["packs", "indexes", "snapshots"] {
-        let Ok(entries) = fs::read_dir(root.join(kind)) else { continue };
-        for entry in entries {
-            let entry = entry.unwrap();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !held.contains(&(kind.to_owned(), name.clone())) {
-                objects.insert((kind.to_owned(), name, entry.metadata().unwrap().len()));
-            }
+    for (path, bytes) in server.stored_objects(&format!("{account_id}/")) {
+        let mut parts = path.splitn(3, '/').skip(1);
+        let (Some(kind), Some(id)) = (parts.next(), parts.next()) else { continue };
+        if ["packs", "indexes", "snapshots"].contains(&kind) && !held.contains(&(kind.to_owned(), id.to_owned())) {
+            objects.insert((kind.to_owned(), id.to_owned(), bytes.len() as u64));
         }
     }
     objects
@@ -177,9 +164,8 @@ fn stored_objects(server: &TestServer, account_id: &str) -> std::collections::BT
 
 /// The `(kind, id)` of the objects the service holds as deleted, waiting for the purge.
 fn held_objects(server: &TestServer, account_id: &str) -> std::collections::BTreeSet<(String, String)> {
-    let db = coffer_server::Db::open_read_only(&server.data_dir.join("coffer.db")).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    runtime.block_on(db.held_object_ids(account_id.to_owned())).unwrap().into_iter().collect()
+    let db = server.db();
+    coffer_testkit::block_on(db.held_object_ids(account_id.to_owned())).unwrap().into_iter().collect()
 }
 
 fn pack_bytes(objects: &std::collections::BTreeSet<(String, String, u64)>) -> u64 {

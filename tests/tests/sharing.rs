@@ -94,24 +94,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Every file's bytes under `dir`.
-fn all_bytes(dir: &Path, skip: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.file_name().is_some_and(|n| n == skip) {
-            continue;
-        }
-        if path.is_dir() {
-            out.extend(all_bytes(&path, skip));
-        } else {
-            out.push((path.clone(), std::fs::read(&path).unwrap()));
-        }
-    }
-    out
-}
-
 #[test]
 fn a_shared_folder_reaches_its_recipients_identical_and_the_service_never_keeps_the_key() {
     let server = TestServer::start();
@@ -195,12 +177,13 @@ fn a_shared_folder_reaches_its_recipients_identical_and_the_service_never_keeps_
         base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&key_text).unwrap()
     };
     drop(key);
-    let stored = all_bytes(&server.data_dir, "");
-    assert!(stored.iter().any(|(p, _)| p.to_string_lossy().contains("outbox")), "the outbox was searched");
+    let stored = server.everything_held();
+    assert!(stored.iter().any(|(p, _)| p.contains("outbox")), "the outbox was searched");
+    assert!(stored.iter().any(|(p, _)| p.contains("/shares/")), "the share's parts were searched");
     for (path, bytes) in stored {
-        assert!(!contains(&bytes, key_text.as_bytes()), "the key is in {}", path.display());
-        assert!(!contains(&bytes, &raw_key), "the raw key is in {}", path.display());
-        assert!(!contains(&bytes, b"bring the blue folder"), "plaintext in {}", path.display());
+        assert!(!contains(&bytes, key_text.as_bytes()), "the key is in {path}");
+        assert!(!contains(&bytes, &raw_key), "the raw key is in {path}");
+        assert!(!contains(&bytes, b"bring the blue folder"), "plaintext in {path}");
     }
 
     // Two downloads allowed: the second works, the third is refused.
@@ -278,7 +261,7 @@ fn a_file_shared_without_recipients_keeps_its_key_from_the_service_entirely() {
     // No mail was sent, and the key is nowhere on the service — outbox included.
     assert!(mails_to(&server, "@").iter().all(|m| !m.contains("/s/")), "no share mail");
     let key_text = link.split_once('#').unwrap().1;
-    for (path, bytes) in all_bytes(&server.data_dir, "") {
-        assert!(!contains(&bytes, key_text.as_bytes()), "the key is in {}", path.display());
+    for (path, bytes) in server.everything_held() {
+        assert!(!contains(&bytes, key_text.as_bytes()), "the key is in {path}");
     }
 }

@@ -67,6 +67,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub(crate) const CONFIRMATION_REQUIRED: &str =
     "deleting backups needs you to confirm it's you: enter your password (and two-factor code, if it is on) and try again";
 
+/// What the person reads when the service's storage is full (`507
+/// storage_full`): a [`ErrorKind::Server`] failure, not their quota.
+pub(crate) const STORAGE_FULL: &str = "the Coffer service has run out of storage space, so this could not be stored; \
+     nothing already backed up was harmed. Try again later, or tell whoever runs the service";
+
+/// What the person reads for a bare `5xx` (after the agent tried again,
+/// when the request was one that may be sent twice).
+pub(crate) const SERVICE_FAILED: &str =
+    "the Coffer service failed and could not do this; try again later (the detail is in its log)";
+
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error { kind, message: message.into() }

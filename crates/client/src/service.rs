@@ -16,8 +16,20 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::throttle::{Direction, Paced, Throttle};
 
-/// How often an idempotent request is tried before its error is reported.
-const ATTEMPTS: u32 = 3;
+/// How often a request is tried before its error is reported. Idempotent
+/// requests are tried again after a failure of the connection (a replica
+/// that died mid-request) and after a 500, 502, 503 or 504 (a database
+/// restarting behind the service); others only when the connection could
+/// not be made, so they never reached the service.
+const ATTEMPTS: u32 = 8;
+/// Tries when no connection could be made or the answer timed out (after
+/// minutes): an agent that is offline, or a service that hangs, is told so
+/// within a second, not after the whole backoff.
+const QUICK_ATTEMPTS: u32 = 3;
+/// The wait before the second try; it doubles each time, up to
+/// [`MAX_BACKOFF`]: at most about 16 s of waiting in all.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
 
 /// The header a deleting request carries the deletion grant in.
 const CONFIRMATION_HEADER: &str = "Coffer-Confirmation";
@@ -447,13 +459,13 @@ impl ServiceClient {
         }
     }
 
-    /// Sends a request, retrying transport failures when it is idempotent,
-    /// and turns an error response into an [`Error`].
+    /// Sends a request, trying again as [`ATTEMPTS`] says (waiting
+    /// [`backoff`] between tries), and turns an error response into an
+    /// [`Error`].
     fn send(&self, idempotent: bool, make: impl Fn() -> RequestBuilder) -> Result<Response> {
-        let mut attempt = 0;
+        let mut attempt = 1;
         let mut renewed = false;
         loop {
-            attempt += 1;
             let token = self.access_token();
             match self.authed(make(), token.as_deref()).send() {
                 Ok(response) if response.status().is_success() => return Ok(response),
@@ -469,12 +481,35 @@ impl ServiceClient {
                     }
                     continue;
                 }
-                Ok(response) if response.status().is_server_error() && idempotent && attempt < ATTEMPTS => {}
+                Ok(response) if idempotent && attempt < ATTEMPTS && is_transient(response.status()) => {
+                    tracing::debug!(status = %response.status(), attempt, "the service failed; trying again");
+                }
                 Ok(response) => return Err(error_from_response(response)),
-                Err(err) if idempotent && attempt < ATTEMPTS && (err.is_connect() || err.is_timeout()) => {}
+                Err(err) if attempt < attempts_after(&err, idempotent) => {
+                    tracing::debug!(error = %err, attempt, "the request failed; trying again");
+                }
                 Err(err) => return Err(transport_error(self.base_url(), &err)),
             }
-            std::thread::sleep(Duration::from_millis(250 * u64::from(attempt * attempt)));
+            std::thread::sleep(backoff(attempt));
+            attempt += 1;
+        }
+    }
+
+    /// Sends an idempotent request and reads all of its answer (paced),
+    /// trying again when the answer breaks off as when the request fails.
+    fn fetch(&self, make: impl Fn() -> RequestBuilder) -> Result<Vec<u8>> {
+        let mut attempt = 1;
+        loop {
+            let response = self.send(true, &make)?;
+            match self.read_body(response) {
+                Ok(bytes) => return Ok(bytes),
+                Err(err) if attempt < ATTEMPTS => {
+                    tracing::debug!(error = %err, attempt, "the answer broke off; trying again");
+                }
+                Err(err) => return Err(Error::new(ErrorKind::Network, format!("the download broke off: {err}"))),
+            }
+            std::thread::sleep(backoff(attempt));
+            attempt += 1;
         }
     }
 
@@ -804,6 +839,34 @@ fn decode_error(err: &reqwest::Error) -> Error {
     Error::new(ErrorKind::Server, format!("the service sent an answer the agent does not understand: {err}"))
 }
 
+/// Answers worth trying again: the service or what is behind it (its
+/// database, a replica behind a balancer) failed for a moment. Not 507
+/// `storage_full`: a full disk is not freed by asking again.
+fn is_transient(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR | StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+    )
+}
+
+/// How many tries a request gets that failed with `err` (1: not tried
+/// again): an idempotent one after any failure of the connection, another
+/// only when it never got out.
+fn attempts_after(err: &reqwest::Error, idempotent: bool) -> u32 {
+    if err.is_builder() || err.is_redirect() || !(idempotent || err.is_connect()) {
+        1
+    } else if err.is_connect() || err.is_timeout() {
+        QUICK_ATTEMPTS
+    } else {
+        ATTEMPTS
+    }
+}
+
+/// The wait after the `attempt`th try failed.
+fn backoff(attempt: u32) -> Duration {
+    FIRST_BACKOFF.saturating_mul(1 << (attempt - 1).min(16)).min(MAX_BACKOFF)
+}
+
 fn transport_error(base: &str, err: &reqwest::Error) -> Error {
     if err.is_timeout() {
         Error::new(ErrorKind::Network, format!("the Coffer service at {base} did not answer in time"))
@@ -819,6 +882,13 @@ fn error_from_response(response: Response) -> Error {
         Some(b) => (b.error.code, b.error.message, b.error.purge_at),
         None => (String::new(), format!("the service answered {status}"), None),
     };
+    if code == "storage_full" || status == StatusCode::INSUFFICIENT_STORAGE {
+        return Error::new(ErrorKind::Server, crate::error::STORAGE_FULL);
+    }
+    if status.is_server_error() && matches!(code.as_str(), "" | "internal") {
+        // The service's text is a bare "internal error" (its detail is in its log).
+        return Error::new(ErrorKind::Server, crate::error::SERVICE_FAILED);
+    }
     if code == "account_deleted" {
         // The service's text names an API route; a person needs the day and what to do.
         return Error::new(ErrorKind::AccountDeleted, account_deleted_message(purge_at));
@@ -897,8 +967,7 @@ impl Backend for ServiceClient {
 
     fn get(&self, kind: FileKind, id: &Id) -> coffer_engine::Result<Vec<u8>> {
         let url = self.object_url(kind, Some(id));
-        let response = self.send(true, || self.http.get(url.clone())).map_err(engine_error)?;
-        self.read_body(response)
+        self.fetch(|| self.http.get(url.clone())).map_err(engine_error)
     }
 
     fn get_range(&self, kind: FileKind, id: &Id, offset: u64, len: u64) -> coffer_engine::Result<Vec<u8>> {
@@ -907,9 +976,8 @@ impl Backend for ServiceClient {
         }
         let url = self.object_url(kind, Some(id));
         let range = format!("bytes={}-{}", offset, offset + len - 1);
-        let response =
-            self.send(true, || self.http.get(url.clone()).header(reqwest::header::RANGE, &range)).map_err(engine_error)?;
-        let bytes = self.read_body(response)?;
+        let bytes =
+            self.fetch(|| self.http.get(url.clone()).header(reqwest::header::RANGE, &range)).map_err(engine_error)?;
         if bytes.len() as u64 != len {
             return Err(coffer_engine::Error::new(
                 coffer_engine::ErrorKind::Integrity,
@@ -921,8 +989,10 @@ impl Backend for ServiceClient {
 
     fn list(&self, kind: FileKind) -> coffer_engine::Result<Vec<ObjectInfo>> {
         let url = self.object_url(kind, None);
-        let response = self.send(true, || self.http.get(url.clone())).map_err(engine_error)?;
-        let listed: Vec<ListedObject> = response.json().map_err(|e| engine_error(decode_error(&e)))?;
+        let body = self.fetch(|| self.http.get(url.clone())).map_err(engine_error)?;
+        let listed: Vec<ListedObject> = serde_json::from_slice(&body).map_err(|e| {
+            engine_error(Error::new(ErrorKind::Server, format!("the service sent a listing the agent does not understand: {e}")))
+        })?;
         listed
             .into_iter()
             .map(|o| Ok(ObjectInfo { id: o.id.parse()?, size: o.size }))
@@ -1090,11 +1160,9 @@ impl ServiceClient {
 
 impl ServiceClient {
     /// Reads a download, paced by the download limit.
-    fn read_body(&self, response: Response) -> coffer_engine::Result<Vec<u8>> {
+    fn read_body(&self, response: Response) -> std::io::Result<Vec<u8>> {
         let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0).min(64 << 20) as usize);
-        Paced::new(response, Arc::clone(&self.throttle), Direction::Down).read_to_end(&mut bytes).map_err(|e| {
-            coffer_engine::Error::new(coffer_engine::ErrorKind::Network, format!("the download broke off: {e}"))
-        })?;
+        Paced::new(response, Arc::clone(&self.throttle), Direction::Down).read_to_end(&mut bytes)?;
         Ok(bytes)
     }
 }
@@ -1114,6 +1182,29 @@ mod tests {
         assert!(err.message.contains("https://"));
         assert_eq!(parse_service_url("ftp://x").unwrap_err().kind, ErrorKind::InvalidInput);
         assert_eq!(parse_service_url("not a url").unwrap_err().kind, ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn retries_back_off_within_a_bound() {
+        let waits: Vec<Duration> = (1..ATTEMPTS).map(backoff).collect();
+        assert_eq!(waits[0], Duration::from_millis(250));
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]), "{waits:?}");
+        assert_eq!(*waits.last().unwrap(), MAX_BACKOFF);
+        // Long enough to ride out a database restart, short enough that a
+        // service that is really down is reported within half a minute.
+        let total: Duration = waits.iter().sum();
+        assert!(total >= Duration::from_secs(10) && total <= Duration::from_secs(20), "{total:?}");
+        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn only_passing_failures_are_retried() {
+        for status in [500, 502, 503, 504] {
+            assert!(is_transient(StatusCode::from_u16(status).unwrap()), "{status}");
+        }
+        for status in [400, 401, 404, 413, 429, 501, 507] {
+            assert!(!is_transient(StatusCode::from_u16(status).unwrap()), "{status}");
+        }
     }
 
     #[test]

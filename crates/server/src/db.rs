@@ -1,237 +1,81 @@
-//! All metadata SQL lives here, behind async functions, so another database
-//! (PostgreSQL for the scaled configuration) can sit behind the same calls.
+//! All metadata SQL lives here, behind async functions, written once for the
+//! two databases the service runs on (see `docs/database.md`):
 //!
-//! SQLite calls block, so each one runs on `spawn_blocking`. One connection in
-//! WAL mode is plenty for the embedded configuration.
+//! - SQLite, the embedded configuration: one file, one connection;
+//! - PostgreSQL, the scaled one: shared by every replica of the service.
+//!
+//! Each call runs its statements on `spawn_blocking` through the dialect
+//! layer in [`sql`], which both backends implement. Read-modify-write
+//! operations are single statements (`UPDATE … WHERE … RETURNING`, `INSERT
+//! … ON CONFLICT`) or transactions that lock the rows they read, so they
+//! stay atomic across connections and replicas.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use rusqlite_migration::{Migrations, M};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 mod apps;
 mod held_deletions;
+mod postgres;
 mod shares;
+pub(crate) mod sql;
+mod sqlite;
 
 pub use apps::{AppTokenRecord, NewAppToken};
-pub use shares::{NewShare, OpenOutcome, ShareRecord, MANIFEST_PART};
 pub use held_deletions::{DeletionBatch, GrantRecord, HeldObject, HoldOutcome, HoldRequest};
+pub use shares::{NewShare, OpenOutcome, ShareRecord, MANIFEST_PART};
 
-const MIGRATIONS: &[M<'static>] = &[
-    M::up(
-        "CREATE TABLE accounts (
-        id                TEXT PRIMARY KEY,
-        first_name        TEXT NOT NULL,
-        last_name         TEXT NOT NULL,
-        email             TEXT NOT NULL UNIQUE,
-        password_hash     TEXT NOT NULL,
-        key_mode          TEXT NOT NULL,
-        escrowed_data_key BLOB,
-        quota_bytes       INTEGER NOT NULL,
-        created_at        INTEGER NOT NULL
-    ) STRICT;
-    CREATE TABLE sessions (
-        id            TEXT PRIMARY KEY,
-        account_id    TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        token_sha256  BLOB NOT NULL UNIQUE,
-        device_id     TEXT NOT NULL,
-        device_name   TEXT NOT NULL,
-        app_version   TEXT NOT NULL,
-        ip            TEXT,
-        started_at    INTEGER NOT NULL,
-        last_seen_at  INTEGER NOT NULL,
-        ended_at      INTEGER,
-        requests      INTEGER NOT NULL DEFAULT 0,
-        bytes_up      INTEGER NOT NULL DEFAULT 0,
-        bytes_down    INTEGER NOT NULL DEFAULT 0
-    ) STRICT;
-    CREATE INDEX sessions_by_account ON sessions(account_id);
-    CREATE TABLE objects (
-        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        kind       TEXT NOT NULL,
-        id         TEXT NOT NULL,
-        size       INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        PRIMARY KEY (account_id, kind, id)
-    ) STRICT;
-    CREATE INDEX objects_by_age ON objects(account_id, kind, created_at);",
-    ),
-    // Sessions with expiring access tokens and rotating refresh tokens,
-    // profile, mail, preferences, policy, deletion, two-factor, private keys.
-    M::up(
-        "ALTER TABLE accounts ADD COLUMN email_verified_at INTEGER;
-    ALTER TABLE accounts ADD COLUMN pending_email TEXT;
-    ALTER TABLE accounts ADD COLUMN address TEXT;
-    ALTER TABLE accounts ADD COLUMN wrapped_keys TEXT;
-    ALTER TABLE accounts ADD COLUMN key_changed_at INTEGER;
-    ALTER TABLE accounts ADD COLUMN password_changed_at INTEGER;
-    ALTER TABLE accounts ADD COLUMN policy_accepted_version TEXT;
-    ALTER TABLE accounts ADD COLUMN policy_accepted_at INTEGER;
-    ALTER TABLE accounts ADD COLUMN deletion_requested_at INTEGER;
-    ALTER TABLE accounts ADD COLUMN purge_at INTEGER;
-    ALTER TABLE accounts ADD COLUMN totp_secret BLOB;
-    ALTER TABLE accounts ADD COLUMN totp_pending_secret BLOB;
-    ALTER TABLE accounts ADD COLUMN totp_enabled_at INTEGER;
-    ALTER TABLE accounts ADD COLUMN totp_last_step INTEGER;
-    CREATE INDEX accounts_by_purge ON accounts(purge_at) WHERE purge_at IS NOT NULL;
+use self::postgres::{HeldLock, LockPurpose, Postgres};
+use self::sql::{args, Row, Sql};
+use self::sqlite::Sqlite;
 
-    ALTER TABLE sessions ADD COLUMN access_expires_at INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE sessions ADD COLUMN refresh_sha256 BLOB;
-    ALTER TABLE sessions ADD COLUMN transfer_ms INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE sessions ADD COLUMN end_reason TEXT;
-    -- Sessions from before expiry existed get one more hour.
-    UPDATE sessions SET access_expires_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 3600000
-        WHERE ended_at IS NULL;
-    CREATE UNIQUE INDEX sessions_by_refresh ON sessions(refresh_sha256);
-    CREATE INDEX sessions_by_end ON sessions(ended_at);
-    CREATE TABLE rotated_refresh_tokens (
-        sha256     BLOB PRIMARY KEY,
-        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE
-    ) STRICT;
-    CREATE INDEX rotated_by_session ON rotated_refresh_tokens(session_id);
-
-    CREATE TABLE email_tokens (
-        sha256     BLOB PRIMARY KEY,
-        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        purpose    TEXT NOT NULL,
-        email      TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX email_tokens_by_account ON email_tokens(account_id, purpose);
-    CREATE TABLE preferences (
-        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        category   TEXT NOT NULL,
-        enabled    INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        PRIMARY KEY (account_id, category)
-    ) STRICT;
-    CREATE TABLE recovery_codes (
-        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        sha256     BLOB NOT NULL,
-        used_at    INTEGER,
-        PRIMARY KEY (account_id, sha256)
-    ) STRICT;
-    CREATE TABLE policies (
-        version      TEXT PRIMARY KEY,
-        text         TEXT NOT NULL,
-        published_at INTEGER NOT NULL
-    ) STRICT;",
-    ),
-    // Operational alerts sent and not yet cleared: one row per account and
-    // condition, so an alert is mailed once until its condition clears.
-    M::up(
-        "CREATE TABLE alerts_sent (
-        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        alert      TEXT NOT NULL,
-        sent_at    INTEGER NOT NULL,
-        PRIMARY KEY (account_id, alert)
-    ) STRICT;",
-    ),
-    // Held deletions (see `crate::held_deletions`): a deletion grant is
-    // made by a fresh password (and two-factor) check and bound to its
-    // session; a deleted object is only marked held, in a batch per grant,
-    // and purged after the hold.
-    M::up(
-        "CREATE TABLE deletion_grants (
-        sha256     BLOB PRIMARY KEY,
-        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX deletion_grants_by_expiry ON deletion_grants(expires_at);
-    -- No reference to the grant or the session: both go long before the
-    -- batch does, and the batch keeps the device it came from.
-    CREATE TABLE deletion_batches (
-        id            TEXT PRIMARY KEY,
-        account_id    TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        grant_sha256  BLOB NOT NULL,
-        session_id    TEXT NOT NULL,
-        device_id     TEXT NOT NULL,
-        device_name   TEXT NOT NULL,
-        confirmed_at  INTEGER NOT NULL,
-        first_held_at INTEGER NOT NULL,
-        last_held_at  INTEGER NOT NULL,
-        mailed_at     INTEGER,
-        cancelled_at  INTEGER
-    ) STRICT;
-    CREATE INDEX deletion_batches_by_account ON deletion_batches(account_id);
-    CREATE INDEX deletion_batches_by_grant ON deletion_batches(grant_sha256);
-    ALTER TABLE objects ADD COLUMN held_in TEXT;
-    ALTER TABLE objects ADD COLUMN purge_after INTEGER;
-    CREATE INDEX objects_by_hold ON objects(held_in) WHERE held_in IS NOT NULL;
-    CREATE INDEX objects_by_purge ON objects(purge_after) WHERE purge_after IS NOT NULL;",
-    ),
-    // Connected apps (see `crate::apps`): scoped tokens a person made for a
-    // third-party application, stored hashed, with their last use.
-    M::up(
-        "CREATE TABLE app_tokens (
-        id           TEXT PRIMARY KEY,
-        account_id   TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        name         TEXT NOT NULL,
-        scopes       TEXT NOT NULL,
-        token_sha256 BLOB NOT NULL UNIQUE,
-        created_at   INTEGER NOT NULL,
-        expires_at   INTEGER NOT NULL,
-        last_used_at INTEGER,
-        last_used_ip TEXT,
-        uses         INTEGER NOT NULL DEFAULT 0
-    ) STRICT;
-    CREATE INDEX app_tokens_by_account ON app_tokens(account_id);
-    CREATE INDEX app_tokens_by_expiry ON app_tokens(expires_at);",
-    ),
-    // Shares (see `crate::shares`): files re-encrypted by the agent under a
-    // share key the service never sees, uploaded in parts to a share area,
-    // the recipients' addresses (kept only while the data is), and the
-    // download tickets opening a share hands out.
-    M::up(
-        "CREATE TABLE shares (
-        id             TEXT PRIMARY KEY,
-        account_id     TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        state          TEXT NOT NULL,
-        created_at     INTEGER NOT NULL,
-        completed_at   INTEGER,
-        expires_at     INTEGER NOT NULL,
-        password_hash  TEXT,
-        max_downloads  INTEGER,
-        downloads      INTEGER NOT NULL DEFAULT 0,
-        last_opened_at INTEGER,
-        parts          INTEGER NOT NULL,
-        revoked_at     INTEGER,
-        removed_at     INTEGER
-    ) STRICT;
-    CREATE INDEX shares_by_account ON shares(account_id);
-    CREATE TABLE share_recipients (
-        share_id TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
-        email    TEXT NOT NULL,
-        PRIMARY KEY (share_id, email)
-    ) STRICT;
-    CREATE TABLE share_parts (
-        share_id   TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
-        account_id TEXT NOT NULL,
-        part       INTEGER NOT NULL,
-        size       INTEGER NOT NULL,
-        PRIMARY KEY (share_id, part)
-    ) STRICT;
-    CREATE INDEX share_parts_by_account ON share_parts(account_id);
-    CREATE TABLE share_tickets (
-        sha256     BLOB PRIMARY KEY,
-        share_id   TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
-        expires_at INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX share_tickets_by_share ON share_tickets(share_id);",
-    ),
-];
+// Stripes rather than one lock per account: bounded memory, and two accounts
+// sharing a stripe only wait on each other's writes.
+const WRITE_LOCK_STRIPES: usize = 64;
 
 /// Handle to the metadata database; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
-    conn: Arc<Mutex<Connection>>,
+    backend: Backend,
+    /// In-process account write locks: all of it on SQLite; on PostgreSQL
+    /// taken before the advisory lock, so writers of one process queue here
+    /// without holding a connection each.
+    write_locks: Arc<Vec<Arc<Mutex<()>>>>,
 }
 
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Arc<Sqlite>),
+    Postgres(Postgres),
+}
+
+/// Holds one account's write lock (see [`Db::lock_account_writes`]) until
+/// dropped.
+#[must_use = "the lock is released when this is dropped"]
+pub struct AccountWriteGuard {
+    // Dropped in this order: the shared lock, then the local one.
+    _shared: Option<HeldLock>,
+    _local: OwnedMutexGuard<()>,
+}
+
+/// This replica's turn to run the background jobs (see
+/// [`Db::lead_jobs`]); others skip theirs until it is released or dropped.
+#[must_use = "the lease ends when this is dropped"]
+pub struct JobsLease {
+    shared: Option<HeldLock>,
+}
+
+impl JobsLease {
+    /// Ends the lease and waits until others can take it (dropping it ends
+    /// it too, a moment later).
+    pub async fn release(self) {
+        if let Some(held) = self.shared {
+            held.release().await;
+        }
+    }
+}
 /// An account row as stored.
 #[derive(Debug, Clone, Default)]
 pub struct AccountRecord {
@@ -396,70 +240,159 @@ pub struct Recipient {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `path` and migrates it to
-    /// the latest schema.
+    /// The database `url` names, or SQLite at `sqlite_path` when it is
+    /// `None`; migrated to the latest schema. `postgres://` and
+    /// `postgresql://` URLs name PostgreSQL; `?schema=NAME` puts the tables
+    /// in that schema (created if missing); other parameters go to the
+    /// driver.
+    ///
+    /// # Errors
+    /// An unsupported or malformed URL (the message never repeats it: it
+    /// may hold a password); the database cannot be reached or migrated;
+    /// the failures of [`Db::open`].
+    pub fn connect(url: Option<&str>, sqlite_path: &Path) -> anyhow::Result<Db> {
+        match url {
+            None => Db::open(sqlite_path),
+            Some(url) => {
+                let url = url.to_owned();
+                let postgres = off_async_thread(move || Postgres::connect(&url))?;
+                Ok(Db::with(Backend::Postgres(postgres)))
+            }
+        }
+    }
+
+    /// Opens (creating if needed) the SQLite database at `path` and migrates
+    /// it to the latest schema.
     ///
     /// # Errors
     /// When the file cannot be opened or a migration fails.
     pub fn open(path: &Path) -> anyhow::Result<Db> {
-        let mut conn = Connection::open(path)
-            .with_context(|| format!("opening database {}", path.display()))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Deleted rows (share recipients' addresses, purged accounts) are
-        // overwritten, not left readable in free pages.
-        conn.pragma_update(None, "secure_delete", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Migrations::from_slice(MIGRATIONS)
-            .to_latest(&mut conn)
-            .context("migrating database")?;
-        Ok(Db {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(Db::with(Backend::Sqlite(Arc::new(Sqlite::open(path)?))))
     }
 
-    /// Opens an existing database read-only, without migrating it (the
-    /// operator's `export-account`, which may run beside the service).
+    /// Opens an existing SQLite database read-only, without migrating it
+    /// (the operator's `export-account`, which may run beside the service).
     ///
     /// # Errors
     /// When the file is missing or cannot be opened, or its schema is not
     /// the one this program expects (start the service once to migrate it).
     pub fn open_read_only(path: &Path) -> anyhow::Result<Db> {
-        if !path.is_file() {
-            anyhow::bail!("no database at {}", path.display());
-        }
-        let conn = Connection::open_with_flags(
+        Ok(Db::with(Backend::Sqlite(Arc::new(Sqlite::open_read_only(
             path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("opening database {} read-only", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let expected = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-        if version != expected {
-            anyhow::bail!(
-                "{} has schema version {version}, this program expects {expected}; start the \
-                 service of this version once to migrate it",
-                path.display()
-            );
-        }
-        Ok(Db {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        )?))))
     }
 
+    fn with(backend: Backend) -> Db {
+        let write_locks = (0..WRITE_LOCK_STRIPES)
+            .map(|_| Arc::new(Mutex::new(())))
+            .collect();
+        Db {
+            backend,
+            write_locks: Arc::new(write_locks),
+        }
+    }
+
+    /// Runs `f` on a connection, on a blocking thread.
     async fn call<R, F>(&self, f: F) -> anyhow::Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+        F: FnOnce(&mut dyn Sql) -> anyhow::Result<R> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn
-                .lock()
-                .map_err(|_| anyhow::anyhow!("database mutex poisoned"))?;
-            f(&mut conn).map_err(anyhow::Error::from)
+        let backend = self.backend.clone();
+        tokio::task::spawn_blocking(move || match backend {
+            Backend::Sqlite(db) => db.run(f),
+            Backend::Postgres(db) => db.run(f),
+        })
+        .await
+        .context("database task panicked")?
+    }
+
+    /// Runs `f` in one transaction, on a blocking thread; commits when it
+    /// returns `Ok`. On PostgreSQL `f` may run again when the database ends
+    /// the transaction for a deadlock.
+    async fn transaction<R, F>(&self, f: F) -> anyhow::Result<R>
+    where
+        R: Send + 'static,
+        F: FnMut(&mut dyn Sql) -> anyhow::Result<R> + Send + 'static,
+    {
+        let backend = self.backend.clone();
+        tokio::task::spawn_blocking(move || match backend {
+            Backend::Sqlite(db) => db.run_in_transaction(f),
+            Backend::Postgres(db) => db.run_in_transaction(f),
+        })
+        .await
+        .context("database task panicked")?
+    }
+
+    // ----- locks -----
+
+    /// Waits for the lock that serialises one account's object writes and
+    /// deletes (so a quota check and the insert after it see the same
+    /// state). On PostgreSQL it holds across every replica: an advisory
+    /// lock on a connection of its own, released when the guard drops, also
+    /// when the waiting request is cancelled.
+    ///
+    /// # Errors
+    /// PostgreSQL failures (no connection to hold the lock on).
+    pub async fn lock_account_writes(&self, account_id: &str) -> anyhow::Result<AccountWriteGuard> {
+        let stripe =
+            blake3::hash(account_id.as_bytes()).as_bytes()[0] as usize % WRITE_LOCK_STRIPES;
+        let local = self.write_locks[stripe].clone().lock_owned().await;
+        let shared = match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(db) => {
+                let db = db.clone();
+                let account_id = account_id.to_owned();
+                let held = tokio::task::spawn_blocking(move || {
+                    db.lock(LockPurpose::AccountWrites, &account_id)
+                })
+                .await
+                .context("database task panicked")??;
+                Some(held)
+            }
+        };
+        Ok(AccountWriteGuard {
+            _shared: shared,
+            _local: local,
+        })
+    }
+
+    /// This replica's turn to run the background jobs, or `None` when
+    /// another replica (or another run in this one) has it. Always granted
+    /// on SQLite, which has one service.
+    ///
+    /// # Errors
+    /// PostgreSQL failures.
+    pub async fn lead_jobs(&self) -> anyhow::Result<Option<JobsLease>> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(Some(JobsLease { shared: None })),
+            Backend::Postgres(db) => {
+                let db = db.clone();
+                let held = tokio::task::spawn_blocking(move || db.try_lock(LockPurpose::Jobs, ""))
+                    .await
+                    .context("database task panicked")??;
+                Ok(held.map(|held| JobsLease { shared: Some(held) }))
+            }
+        }
+    }
+
+    /// Whether this is the PostgreSQL backend.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Everything the database stores, as bytes, for tests that check what
+    /// is (not) kept: on SQLite the database file after a checkpoint, free
+    /// pages included; on PostgreSQL every value of every row of the
+    /// schema's tables (rows deleted but not yet vacuumed are not seen).
+    ///
+    /// # Errors
+    /// Database or file failures.
+    pub async fn stored_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        let backend = self.backend.clone();
+        tokio::task::spawn_blocking(move || match backend {
+            Backend::Sqlite(db) => db.file_bytes(),
+            Backend::Postgres(db) => db.contents(),
         })
         .await
         .context("database task panicked")?
@@ -472,13 +405,13 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn create_account(&self, account: AccountRecord) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            let inserted = conn.execute(
+        self.call(move |db| {
+            let inserted = db.execute(
                 "INSERT INTO accounts (id, first_name, last_name, email, password_hash,
                      key_mode, escrowed_data_key, quota_bytes, created_at, wrapped_keys,
                      key_changed_at, address)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
+                args![
                     account.id,
                     account.first_name,
                     account.last_name,
@@ -503,13 +436,12 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn account_by_email(&self, email: String) -> anyhow::Result<Option<AccountRecord>> {
-        self.call(move |conn| {
-            conn.query_row(
+        self.call(move |db| {
+            db.query_row(
                 &format!("{ACCOUNT_SELECT} WHERE email = ?1"),
-                [email],
+                args![email],
                 account_from_row,
             )
-            .optional()
         })
         .await
     }
@@ -519,13 +451,12 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn account_by_id(&self, id: String) -> anyhow::Result<Option<AccountRecord>> {
-        self.call(move |conn| {
-            conn.query_row(
+        self.call(move |db| {
+            db.query_row(
                 &format!("{ACCOUNT_SELECT} WHERE id = ?1"),
-                [id],
+                args![id],
                 account_from_row,
             )
-            .optional()
         })
         .await
     }
@@ -535,8 +466,8 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn account_count(&self) -> anyhow::Result<u64> {
-        self.call(|conn| {
-            conn.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get::<_, i64>(0))
+        self.call(|db| {
+            db.query_i64("SELECT COUNT(*) FROM accounts", args![])
                 .map(to_u64)
         })
         .await
@@ -547,27 +478,26 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn update_profile(&self, id: String, change: ProfileChange) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            if let Some(first) = change.first_name {
-                tx.execute(
+        self.transaction(move |db| {
+            if let Some(first) = &change.first_name {
+                db.execute(
                     "UPDATE accounts SET first_name = ?2 WHERE id = ?1",
-                    params![id, first],
+                    args![&id, first],
                 )?;
             }
-            if let Some(last) = change.last_name {
-                tx.execute(
+            if let Some(last) = &change.last_name {
+                db.execute(
                     "UPDATE accounts SET last_name = ?2 WHERE id = ?1",
-                    params![id, last],
+                    args![&id, last],
                 )?;
             }
-            if let Some(address) = change.address {
-                tx.execute(
+            if let Some(address) = &change.address {
+                db.execute(
                     "UPDATE accounts SET address = ?2 WHERE id = ?1",
-                    params![id, address],
+                    args![&id, address],
                 )?;
             }
-            tx.commit()
+            Ok(())
         })
         .await
     }
@@ -577,10 +507,10 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn set_pending_email(&self, id: String, email: Option<String>) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "UPDATE accounts SET pending_email = ?2 WHERE id = ?1",
-                params![id, email],
+                args![id, email],
             )
             .map(drop)
         })
@@ -595,12 +525,12 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn confirm_email(&self, id: String, email: String, at: i64) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            let updated = conn.execute(
+        self.call(move |db| {
+            let updated = db.execute(
                 "UPDATE accounts SET email = ?2, email_verified_at = ?3,
                      pending_email = CASE WHEN pending_email = ?2 THEN NULL ELSE pending_email END
                  WHERE id = ?1 AND (email = ?2 OR pending_email = ?2)",
-                params![id, email, at],
+                args![id, email, at],
             );
             not_if_taken(updated)
         })
@@ -612,10 +542,10 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn set_password(&self, id: String, hash: String, at: i64) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "UPDATE accounts SET password_hash = ?2, password_changed_at = ?3 WHERE id = ?1",
-                params![id, hash, at],
+                args![id, hash, at],
             )
             .map(drop)
         })
@@ -636,12 +566,12 @@ impl Db {
         wrapped_keys: Option<String>,
         at: i64,
     ) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "UPDATE accounts SET key_mode = ?2, escrowed_data_key = ?3, wrapped_keys = ?4,
                      key_changed_at = ?5
                  WHERE id = ?1",
-                params![id, key_mode, escrowed_data_key, wrapped_keys, at],
+                args![id, key_mode, escrowed_data_key, wrapped_keys, at],
             )
             .map(drop)
         })
@@ -653,11 +583,11 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn accept_policy(&self, id: String, version: String, at: i64) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "UPDATE accounts SET policy_accepted_version = ?2, policy_accepted_at = ?3
                  WHERE id = ?1",
-                params![id, version, at],
+                args![id, version, at],
             )
             .map(drop)
         })
@@ -675,18 +605,17 @@ impl Db {
         requested_at: i64,
         purge_at: i64,
     ) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            tx.execute(
+        self.transaction(move |db| {
+            db.execute(
                 "UPDATE accounts SET deletion_requested_at = ?2, purge_at = ?3 WHERE id = ?1",
-                params![id, requested_at, purge_at],
+                args![&id, requested_at, purge_at],
             )?;
-            tx.execute(
+            db.execute(
                 "UPDATE sessions SET ended_at = ?2, end_reason = 'account_deleted'
                  WHERE account_id = ?1 AND ended_at IS NULL",
-                params![id, requested_at],
+                args![&id, requested_at],
             )?;
-            tx.commit()
+            Ok(())
         })
         .await
     }
@@ -696,10 +625,10 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn cancel_deletion(&self, id: String) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "UPDATE accounts SET deletion_requested_at = NULL, purge_at = NULL WHERE id = ?1",
-                [id],
+                args![id],
             )
             .map(drop)
         })
@@ -711,13 +640,13 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn accounts_due_for_purge(&self, now: i64) -> anyhow::Result<Vec<String>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
+        self.call(move |db| {
+            db.query_map(
                 "SELECT id FROM accounts WHERE purge_at IS NOT NULL AND purge_at <= ?1
                  ORDER BY purge_at",
-            )?;
-            let rows = stmt.query_map([now], |r| r.get(0))?;
-            rows.collect()
+                args![now],
+                |r| r.get(0),
+            )
         })
         .await
     }
@@ -728,8 +657,8 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn delete_account(&self, id: String) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            conn.execute("DELETE FROM accounts WHERE id = ?1", [id])
+        self.call(move |db| {
+            db.execute("DELETE FROM accounts WHERE id = ?1", args![id])
                 .map(|n| n == 1)
         })
         .await
@@ -746,31 +675,27 @@ impl Db {
         category: Option<&'static str>,
         default_on: bool,
     ) -> anyhow::Result<Vec<Recipient>> {
-        self.call(move |conn| {
-            let map = |r: &rusqlite::Row<'_>| {
+        self.call(move |db| {
+            let map = |r: &Row| {
                 Ok(Recipient {
                     account_id: r.get(0)?,
                     email: r.get(1)?,
                 })
             };
             match category {
-                None => {
-                    let mut stmt = conn.prepare(
-                        "SELECT id, email FROM accounts WHERE purge_at IS NULL ORDER BY created_at",
-                    )?;
-                    let rows = stmt.query_map([], map)?;
-                    rows.collect()
-                }
-                Some(category) => {
-                    let mut stmt = conn.prepare(
-                        "SELECT a.id, a.email FROM accounts a
-                         LEFT JOIN preferences p ON p.account_id = a.id AND p.category = ?1
-                         WHERE a.purge_at IS NULL AND COALESCE(p.enabled, ?2) = 1
-                         ORDER BY a.created_at",
-                    )?;
-                    let rows = stmt.query_map(params![category, default_on], map)?;
-                    rows.collect()
-                }
+                None => db.query_map(
+                    "SELECT id, email FROM accounts WHERE purge_at IS NULL ORDER BY created_at",
+                    args![],
+                    map,
+                ),
+                Some(category) => db.query_map(
+                    "SELECT a.id, a.email FROM accounts a
+                     LEFT JOIN preferences p ON p.account_id = a.id AND p.category = ?1
+                     WHERE a.purge_at IS NULL AND COALESCE(p.enabled, ?2) = 1
+                     ORDER BY a.created_at",
+                    args![category, default_on],
+                    map,
+                ),
             }
         })
         .await
@@ -787,10 +712,10 @@ impl Db {
         id: String,
         wrapped: Option<Vec<u8>>,
     ) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "UPDATE accounts SET totp_pending_secret = ?2 WHERE id = ?1",
-                params![id, wrapped],
+                args![id, wrapped],
             )
             .map(drop)
         })
@@ -810,22 +735,24 @@ impl Db {
         step: i64,
         recovery_sha256: Vec<[u8; 32]>,
     ) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            tx.execute(
+        self.transaction(move |db| {
+            db.execute(
                 "UPDATE accounts SET totp_secret = totp_pending_secret, totp_pending_secret = NULL,
                      totp_enabled_at = ?2, totp_last_step = ?3
                  WHERE id = ?1 AND totp_pending_secret IS NOT NULL",
-                params![id, at, step],
+                args![&id, at, step],
             )?;
-            tx.execute("DELETE FROM recovery_codes WHERE account_id = ?1", [&id])?;
+            db.execute(
+                "DELETE FROM recovery_codes WHERE account_id = ?1",
+                args![&id],
+            )?;
             for hash in &recovery_sha256 {
-                tx.execute(
+                db.execute(
                     "INSERT INTO recovery_codes (account_id, sha256) VALUES (?1, ?2)",
-                    params![id, hash.as_slice()],
+                    args![&id, hash],
                 )?;
             }
-            tx.commit()
+            Ok(())
         })
         .await
     }
@@ -835,38 +762,43 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn disable_totp(&self, id: String) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            tx.execute(
+        self.transaction(move |db| {
+            db.execute(
                 "UPDATE accounts SET totp_secret = NULL, totp_pending_secret = NULL,
                      totp_enabled_at = NULL, totp_last_step = NULL
                  WHERE id = ?1",
-                [&id],
+                args![&id],
             )?;
-            tx.execute("DELETE FROM recovery_codes WHERE account_id = ?1", [&id])?;
-            tx.commit()
+            db.execute(
+                "DELETE FROM recovery_codes WHERE account_id = ?1",
+                args![&id],
+            )?;
+            Ok(())
         })
         .await
     }
 
     /// Claims a TOTP time step for sign-in: `true` only if no code of this or
-    /// a later step was accepted before (so a code works once).
+    /// a later step was accepted before (so a code works once). One
+    /// conditional update: of two sign-ins racing with the same code, on
+    /// any replicas, one claims it.
     ///
     /// # Errors
     /// Database failures.
     pub async fn claim_totp_step(&self, id: String, step: i64) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "UPDATE accounts SET totp_last_step = ?2
                  WHERE id = ?1 AND (totp_last_step IS NULL OR totp_last_step < ?2)",
-                params![id, step],
+                args![id, step],
             )
             .map(|n| n == 1)
         })
         .await
     }
 
-    /// Uses up a recovery code: `true` if it was the account's and unused.
+    /// Uses up a recovery code: `true` if it was the account's and unused
+    /// (one conditional update, so a code works once however many race).
     ///
     /// # Errors
     /// Database failures.
@@ -876,11 +808,11 @@ impl Db {
         sha256: [u8; 32],
         at: i64,
     ) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "UPDATE recovery_codes SET used_at = ?3
                  WHERE account_id = ?1 AND sha256 = ?2 AND used_at IS NULL",
-                params![id, sha256.as_slice(), at],
+                args![id, &sha256, at],
             )
             .map(|n| n == 1)
         })
@@ -892,11 +824,10 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn recovery_codes_left(&self, id: String) -> anyhow::Result<u64> {
-        self.call(move |conn| {
-            conn.query_row(
+        self.call(move |db| {
+            db.query_i64(
                 "SELECT COUNT(*) FROM recovery_codes WHERE account_id = ?1 AND used_at IS NULL",
-                [id],
-                |r| r.get::<_, i64>(0),
+                args![id],
             )
             .map(to_u64)
         })
@@ -910,17 +841,17 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn create_session(&self, session: NewSession) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "INSERT INTO sessions (id, account_id, token_sha256, refresh_sha256,
                      access_expires_at, device_id, device_name, app_version, ip, started_at,
                      last_seen_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-                params![
+                args![
                     session.id,
                     session.account_id,
-                    session.access_sha256.as_slice(),
-                    session.refresh_sha256.as_slice(),
+                    &session.access_sha256,
+                    &session.refresh_sha256,
                     session.access_expires_at,
                     session.device_id,
                     session.device_name,
@@ -943,11 +874,11 @@ impl Db {
         &self,
         access_sha256: [u8; 32],
     ) -> anyhow::Result<Option<ActiveSession>> {
-        self.call(move |conn| {
-            conn.query_row(
+        self.call(move |db| {
+            db.query_row(
                 "SELECT id, account_id, access_expires_at FROM sessions
                  WHERE token_sha256 = ?1 AND ended_at IS NULL",
-                [access_sha256.as_slice()],
+                args![&access_sha256],
                 |r| {
                     Ok(ActiveSession {
                         id: r.get(0)?,
@@ -956,13 +887,14 @@ impl Db {
                     })
                 },
             )
-            .optional()
         })
         .await
     }
 
     /// Presents a refresh token: rotates it (and the access token) when it is
-    /// current, ends the session when it is a rotated-away one.
+    /// current, ends the session when it is a rotated-away one. The session
+    /// row is locked while it is read and rotated, so of two presentations
+    /// of one token (on any replicas) the second sees it rotated away.
     ///
     /// # Errors
     /// Database failures.
@@ -974,30 +906,31 @@ impl Db {
         access_expires_at: i64,
         now: i64,
     ) -> anyhow::Result<RefreshOutcome> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let current: Option<(String, String)> = tx
-                .query_row(
+        self.transaction(move |db| {
+            let current: Option<(String, String)> = db.query_row(
+                &format!(
                     "SELECT id, account_id FROM sessions
-                     WHERE refresh_sha256 = ?1 AND ended_at IS NULL",
-                    [refresh_sha256.as_slice()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+                     WHERE refresh_sha256 = ?1 AND ended_at IS NULL{}",
+                    db.lock_rows()
+                ),
+                args![&refresh_sha256],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let outcome = if let Some((session_id, account_id)) = current {
-                tx.execute(
-                    "INSERT OR IGNORE INTO rotated_refresh_tokens (sha256, session_id)
-                     VALUES (?1, ?2)",
-                    params![refresh_sha256.as_slice(), session_id],
+                db.execute(
+                    "INSERT INTO rotated_refresh_tokens (sha256, session_id)
+                     VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    args![&refresh_sha256, &session_id],
                 )?;
-                tx.execute(
+                db.execute(
                     "UPDATE sessions SET token_sha256 = ?2, refresh_sha256 = ?3,
-                         access_expires_at = ?4, last_seen_at = MAX(last_seen_at, ?5)
+                         access_expires_at = ?4,
+                         last_seen_at = CASE WHEN last_seen_at > ?5 THEN last_seen_at ELSE ?5 END
                      WHERE id = ?1",
-                    params![
-                        session_id,
-                        new_access_sha256.as_slice(),
-                        new_refresh_sha256.as_slice(),
+                    args![
+                        &session_id,
+                        &new_access_sha256,
+                        &new_refresh_sha256,
                         access_expires_at,
                         now
                     ],
@@ -1007,26 +940,23 @@ impl Db {
                     account_id,
                 }
             } else {
-                let rotated: Option<String> = tx
-                    .query_row(
-                        "SELECT session_id FROM rotated_refresh_tokens WHERE sha256 = ?1",
-                        [refresh_sha256.as_slice()],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let rotated: Option<String> = db.query_row(
+                    "SELECT session_id FROM rotated_refresh_tokens WHERE sha256 = ?1",
+                    args![&refresh_sha256],
+                    |r| r.get(0),
+                )?;
                 match rotated {
                     Some(session_id) => {
-                        tx.execute(
+                        db.execute(
                             "UPDATE sessions SET ended_at = ?2, end_reason = 'refresh_token_reused'
                              WHERE id = ?1 AND ended_at IS NULL",
-                            params![session_id, now],
+                            args![&session_id, now],
                         )?;
                         RefreshOutcome::Reused { session_id }
                     }
                     None => RefreshOutcome::Unknown,
                 }
             };
-            tx.commit()?;
             Ok(outcome)
         })
         .await
@@ -1045,13 +975,15 @@ impl Db {
         bytes_down: u64,
         transfer_ms: u64,
     ) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
-                "UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?2), requests = requests + 1,
+        self.call(move |db| {
+            db.execute(
+                "UPDATE sessions
+                 SET last_seen_at = CASE WHEN last_seen_at > ?2 THEN last_seen_at ELSE ?2 END,
+                     requests = requests + 1,
                      bytes_up = bytes_up + ?3, bytes_down = bytes_down + ?4,
                      transfer_ms = transfer_ms + ?5
                  WHERE id = ?1",
-                params![
+                args![
                     session_id,
                     at,
                     to_i64(bytes_up),
@@ -1076,11 +1008,11 @@ impl Db {
         at: i64,
         reason: &'static str,
     ) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "UPDATE sessions SET ended_at = ?3, end_reason = ?4
                  WHERE id = ?1 AND account_id = ?2 AND ended_at IS NULL",
-                params![session_id, account_id, at, reason],
+                args![session_id, account_id, at, reason],
             )
             .map(|n| n == 1)
         })
@@ -1099,13 +1031,13 @@ impl Db {
         at: i64,
         reason: &'static str,
     ) -> anyhow::Result<u64> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "UPDATE sessions SET ended_at = ?3, end_reason = ?4
-                 WHERE account_id = ?1 AND ended_at IS NULL AND (?2 IS NULL OR id != ?2)",
-                params![account_id, keep, at, reason],
+                 WHERE account_id = ?1 AND ended_at IS NULL
+                     AND (CAST(?2 AS TEXT) IS NULL OR id != ?2)",
+                args![account_id, keep, at, reason],
             )
-            .map(|n| n as u64)
         })
         .await
     }
@@ -1115,13 +1047,12 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn session(&self, session_id: String) -> anyhow::Result<Option<SessionRecord>> {
-        self.call(move |conn| {
-            conn.query_row(
+        self.call(move |db| {
+            db.query_row(
                 &format!("{SESSION_SELECT} WHERE id = ?1"),
-                [session_id],
+                args![session_id],
                 session_from_row,
             )
-            .optional()
         })
         .await
     }
@@ -1131,12 +1062,14 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn sessions_of(&self, account_id: String) -> anyhow::Result<Vec<SessionRecord>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(&format!(
-                "{SESSION_SELECT} WHERE account_id = ?1 ORDER BY started_at DESC, rowid DESC"
-            ))?;
-            let rows = stmt.query_map([account_id], session_from_row)?;
-            rows.collect()
+        self.call(move |db| {
+            db.query_map(
+                &format!(
+                    "{SESSION_SELECT} WHERE account_id = ?1 ORDER BY started_at DESC, rowid DESC"
+                ),
+                args![account_id],
+                session_from_row,
+            )
         })
         .await
     }
@@ -1147,12 +1080,11 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn delete_sessions_ended_before(&self, cutoff: i64) -> anyhow::Result<u64> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?1",
-                [cutoff],
+                args![cutoff],
             )
-            .map(|n| n as u64)
         })
         .await
     }
@@ -1172,19 +1104,12 @@ impl Db {
         created_at: i64,
         expires_at: i64,
     ) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "INSERT INTO email_tokens (sha256, account_id, purpose, email, created_at,
                      expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    sha256.as_slice(),
-                    account_id,
-                    purpose,
-                    email,
-                    created_at,
-                    expires_at
-                ],
+                args![&sha256, account_id, purpose, email, created_at, expires_at],
             )
             .map(drop)
         })
@@ -1193,6 +1118,7 @@ impl Db {
 
     /// Uses up a mailed token: returns what it was for, once, if it has the
     /// purpose and has not expired. Expired or not, it is gone afterwards.
+    /// One `DELETE … RETURNING`: of two uses racing, one gets it.
     ///
     /// # Errors
     /// Database failures.
@@ -1202,23 +1128,13 @@ impl Db {
         purpose: &'static str,
         now: i64,
     ) -> anyhow::Result<Option<EmailToken>> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let found: Option<(String, String, i64)> = tx
-                .query_row(
-                    "SELECT account_id, email, expires_at FROM email_tokens
-                     WHERE sha256 = ?1 AND purpose = ?2",
-                    params![sha256.as_slice(), purpose],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            if found.is_some() {
-                tx.execute(
-                    "DELETE FROM email_tokens WHERE sha256 = ?1",
-                    [sha256.as_slice()],
-                )?;
-            }
-            tx.commit()?;
+        self.call(move |db| {
+            let found: Option<(String, String, i64)> = db.query_row(
+                "DELETE FROM email_tokens WHERE sha256 = ?1 AND purpose = ?2
+                 RETURNING account_id, email, expires_at",
+                args![&sha256, purpose],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
             Ok(found.and_then(|(account_id, email, expires_at)| {
                 (expires_at > now).then_some(EmailToken { account_id, email })
             }))
@@ -1236,10 +1152,10 @@ impl Db {
         account_id: String,
         purpose: &'static str,
     ) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "DELETE FROM email_tokens WHERE account_id = ?1 AND purpose = ?2",
-                params![account_id, purpose],
+                args![account_id, purpose],
             )
             .map(drop)
         })
@@ -1251,9 +1167,11 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn delete_expired_email_tokens(&self, now: i64) -> anyhow::Result<u64> {
-        self.call(move |conn| {
-            conn.execute("DELETE FROM email_tokens WHERE expires_at <= ?1", [now])
-                .map(|n| n as u64)
+        self.call(move |db| {
+            db.execute(
+                "DELETE FROM email_tokens WHERE expires_at <= ?1",
+                args![now],
+            )
         })
         .await
     }
@@ -1265,18 +1183,18 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn preferences(&self, account_id: String) -> anyhow::Result<Vec<PreferenceRecord>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
+        self.call(move |db| {
+            db.query_map(
                 "SELECT category, enabled, updated_at FROM preferences WHERE account_id = ?1",
-            )?;
-            let rows = stmt.query_map([account_id], |r| {
-                Ok(PreferenceRecord {
-                    category: r.get(0)?,
-                    enabled: r.get(1)?,
-                    updated_at: r.get(2)?,
-                })
-            })?;
-            rows.collect()
+                args![account_id],
+                |r| {
+                    Ok(PreferenceRecord {
+                        category: r.get(0)?,
+                        enabled: r.get(1)?,
+                        updated_at: r.get(2)?,
+                    })
+                },
+            )
         })
         .await
     }
@@ -1291,18 +1209,17 @@ impl Db {
         changes: Vec<(&'static str, bool)>,
         at: i64,
     ) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            for (category, enabled) in changes {
-                tx.execute(
+        self.transaction(move |db| {
+            for (category, enabled) in &changes {
+                db.execute(
                     "INSERT INTO preferences (account_id, category, enabled, updated_at)
                      VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (account_id, category)
                      DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
-                    params![account_id, category, enabled, at],
+                    args![&account_id, *category, *enabled, at],
                 )?;
             }
-            tx.commit()
+            Ok(())
         })
         .await
     }
@@ -1314,10 +1231,10 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn publish_policy(&self, policy: PolicyRecord) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            not_if_taken(conn.execute(
+        self.call(move |db| {
+            not_if_taken(db.execute(
                 "INSERT INTO policies (version, text, published_at) VALUES (?1, ?2, ?3)",
-                params![policy.version, policy.text, policy.published_at],
+                args![policy.version, policy.text, policy.published_at],
             ))
         })
         .await
@@ -1328,11 +1245,11 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn current_policy(&self) -> anyhow::Result<Option<PolicyRecord>> {
-        self.call(|conn| {
-            conn.query_row(
+        self.call(|db| {
+            db.query_row(
                 "SELECT version, text, published_at FROM policies
                  ORDER BY published_at DESC, rowid DESC LIMIT 1",
-                [],
+                args![],
                 |r| {
                     Ok(PolicyRecord {
                         version: r.get(0)?,
@@ -1341,7 +1258,6 @@ impl Db {
                     })
                 },
             )
-            .optional()
         })
         .await
     }
@@ -1354,36 +1270,36 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn alert_subjects(&self) -> anyhow::Result<Vec<AlertSubject>> {
-        self.call(|conn| {
-            let mut stmt = conn.prepare(
+        self.call(|db| {
+            db.query_map(
                 "SELECT a.id, a.email, a.quota_bytes,
                      (SELECT MAX(o.created_at) FROM objects o
                       WHERE o.account_id = a.id AND o.kind = 'snapshots' AND o.held_in IS NULL),
-                     (SELECT COALESCE(SUM(o.size), 0) FROM objects o
-                      WHERE o.account_id = a.id AND o.held_in IS NULL),
+                     CAST((SELECT COALESCE(SUM(o.size), 0) FROM objects o
+                           WHERE o.account_id = a.id AND o.held_in IS NULL) AS BIGINT),
                      COALESCE((SELECT p.enabled FROM preferences p
                                WHERE p.account_id = a.id AND p.category = 'operational_alerts'), 1),
-                     (SELECT GROUP_CONCAT(s.alert, ',') FROM alerts_sent s
+                     (SELECT string_agg(s.alert, ',') FROM alerts_sent s
                       WHERE s.account_id = a.id),
                      a.created_at
                  FROM accounts a WHERE a.purge_at IS NULL ORDER BY a.created_at, a.rowid",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                let sent: Option<String> = r.get(6)?;
-                Ok(AlertSubject {
-                    account_id: r.get(0)?,
-                    email: r.get(1)?,
-                    quota_bytes: to_u64(r.get(2)?),
-                    last_snapshot_at: r.get(3)?,
-                    created_at: r.get(7)?,
-                    used_bytes: to_u64(r.get(4)?),
-                    alerts_enabled: r.get(5)?,
-                    alerts_sent: sent
-                        .map(|s| s.split(',').map(str::to_owned).collect())
-                        .unwrap_or_default(),
-                })
-            })?;
-            rows.collect()
+                args![],
+                |r| {
+                    let sent: Option<String> = r.get(6)?;
+                    Ok(AlertSubject {
+                        account_id: r.get(0)?,
+                        email: r.get(1)?,
+                        quota_bytes: to_u64(r.get(2)?),
+                        last_snapshot_at: r.get(3)?,
+                        created_at: r.get(7)?,
+                        used_bytes: to_u64(r.get(4)?),
+                        alerts_enabled: r.get(5)?,
+                        alerts_sent: sent
+                            .map(|s| s.split(',').map(str::to_owned).collect())
+                            .unwrap_or_default(),
+                    })
+                },
+            )
         })
         .await
     }
@@ -1398,11 +1314,11 @@ impl Db {
         alert: &'static str,
         at: i64,
     ) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
-                "INSERT OR REPLACE INTO alerts_sent (account_id, alert, sent_at)
-                 VALUES (?1, ?2, ?3)",
-                params![account_id, alert, at],
+        self.call(move |db| {
+            db.execute(
+                "INSERT INTO alerts_sent (account_id, alert, sent_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account_id, alert) DO UPDATE SET sent_at = excluded.sent_at",
+                args![account_id, alert, at],
             )
             .map(drop)
         })
@@ -1415,10 +1331,10 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn clear_alert(&self, account_id: String, alert: &'static str) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "DELETE FROM alerts_sent WHERE account_id = ?1 AND alert = ?2",
-                params![account_id, alert],
+                args![account_id, alert],
             )
             .map(drop)
         })
@@ -1434,13 +1350,13 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn used_bytes(&self, account_id: String) -> anyhow::Result<u64> {
-        self.call(move |conn| {
-            conn.query_row(
-                "SELECT COALESCE((SELECT SUM(size) FROM objects
-                                  WHERE account_id = ?1 AND held_in IS NULL), 0)
-                      + COALESCE((SELECT SUM(size) FROM share_parts WHERE account_id = ?1), 0)",
-                [account_id],
-                |r| r.get::<_, i64>(0),
+        self.call(move |db| {
+            db.query_i64(
+                "SELECT CAST(COALESCE((SELECT SUM(size) FROM objects
+                                       WHERE account_id = ?1 AND held_in IS NULL), 0)
+                           + COALESCE((SELECT SUM(size) FROM share_parts
+                                       WHERE account_id = ?1), 0) AS BIGINT)",
+                args![account_id],
             )
             .map(to_u64)
         })
@@ -1458,15 +1374,13 @@ impl Db {
         kind: &'static str,
         id: String,
     ) -> anyhow::Result<Option<u64>> {
-        self.call(move |conn| {
-            conn.query_row(
+        self.call(move |db| {
+            db.query_row(
                 "SELECT size FROM objects
                  WHERE account_id = ?1 AND kind = ?2 AND id = ?3 AND held_in IS NULL",
-                params![account_id, kind, id],
-                |r| r.get::<_, i64>(0),
+                args![account_id, kind, id],
+                |r| r.get(0).map(to_u64),
             )
-            .optional()
-            .map(|size| size.map(to_u64))
         })
         .await
     }
@@ -1483,14 +1397,14 @@ impl Db {
         kind: &'static str,
         object: ObjectRecord,
     ) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "INSERT INTO objects (account_id, kind, id, size, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (account_id, kind, id) DO UPDATE
                      SET held_in = NULL, purge_after = NULL
-                     WHERE held_in IS NOT NULL",
-                params![
+                     WHERE objects.held_in IS NOT NULL",
+                args![
                     account_id,
                     kind,
                     object.id,
@@ -1513,20 +1427,20 @@ impl Db {
         account_id: String,
         kind: &'static str,
     ) -> anyhow::Result<Vec<ObjectRecord>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
+        self.call(move |db| {
+            db.query_map(
                 "SELECT id, size, created_at FROM objects
                  WHERE account_id = ?1 AND kind = ?2 AND held_in IS NULL
                  ORDER BY created_at, rowid",
-            )?;
-            let rows = stmt.query_map(params![account_id, kind], |r| {
-                Ok(ObjectRecord {
-                    id: r.get(0)?,
-                    size: to_u64(r.get(1)?),
-                    created_at: r.get(2)?,
-                })
-            })?;
-            rows.collect()
+                args![account_id, kind],
+                |r| {
+                    Ok(ObjectRecord {
+                        id: r.get(0)?,
+                        size: to_u64(r.get(1)?),
+                        created_at: r.get(2)?,
+                    })
+                },
+            )
         })
         .await
     }
@@ -1540,22 +1454,22 @@ impl Db {
         &self,
         account_id: String,
     ) -> anyhow::Result<Vec<(String, ObjectRecord)>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
+        self.call(move |db| {
+            db.query_map(
                 "SELECT kind, id, size, created_at FROM objects
                  WHERE account_id = ?1 ORDER BY created_at, rowid",
-            )?;
-            let rows = stmt.query_map([account_id], |r| {
-                Ok((
-                    r.get(0)?,
-                    ObjectRecord {
-                        id: r.get(1)?,
-                        size: to_u64(r.get(2)?),
-                        created_at: r.get(3)?,
-                    },
-                ))
-            })?;
-            rows.collect()
+                args![account_id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        ObjectRecord {
+                            id: r.get(1)?,
+                            size: to_u64(r.get(2)?),
+                            created_at: r.get(3)?,
+                        },
+                    ))
+                },
+            )
         })
         .await
     }
@@ -1565,11 +1479,8 @@ impl Db {
     /// # Errors
     /// When it does not.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        self.call(|conn| {
-            conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
-                .map(drop)
-        })
-        .await
+        self.call(|db| db.query_i64("SELECT 1", args![]).map(drop))
+            .await
     }
 
     /// How many sessions have not ended (the metrics gauge).
@@ -1577,25 +1488,29 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn active_session_count(&self) -> anyhow::Result<u64> {
-        self.call(|conn| {
-            conn.query_row(
+        self.call(|db| {
+            db.query_i64(
                 "SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL",
-                [],
-                |r| r.get::<_, i64>(0),
+                args![],
             )
             .map(to_u64)
         })
         .await
     }
 
-    /// Writes the WAL back into the main file, so the database is one file
-    /// (used before copying it and by tests that inspect it).
+    /// On SQLite, writes the WAL back into the main file, so the database is
+    /// one file (used before copying it and by tests that inspect it).
+    /// Nothing to do on PostgreSQL.
     ///
     /// # Errors
     /// Database failures.
     pub async fn checkpoint(&self) -> anyhow::Result<()> {
-        self.call(|conn| conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"))
+        let Backend::Sqlite(db) = self.backend.clone() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || db.checkpoint())
             .await
+            .context("database task panicked")?
     }
 }
 
@@ -1605,7 +1520,7 @@ const ACCOUNT_SELECT: &str = "SELECT id, first_name, last_name, email, password_
     deletion_requested_at, purge_at, totp_secret, totp_pending_secret, totp_enabled_at
     FROM accounts";
 
-fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRecord> {
+fn account_from_row(r: &Row) -> anyhow::Result<AccountRecord> {
     Ok(AccountRecord {
         id: r.get(0)?,
         first_name: r.get(1)?,
@@ -1636,7 +1551,7 @@ const SESSION_SELECT: &str = "SELECT id, account_id, device_id, device_name, app
     started_at, last_seen_at, ended_at, end_reason, requests, bytes_up, bytes_down, transfer_ms
     FROM sessions";
 
-fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
+fn session_from_row(r: &Row) -> anyhow::Result<SessionRecord> {
     Ok(SessionRecord {
         id: r.get(0)?,
         account_id: r.get(1)?,
@@ -1657,33 +1572,36 @@ fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
 
 /// `Ok(false)` for a uniqueness violation (a taken email, a published
 /// version), `Ok(true)` when a row changed.
-fn not_if_taken(result: rusqlite::Result<usize>) -> rusqlite::Result<bool> {
+fn not_if_taken(result: anyhow::Result<u64>) -> anyhow::Result<bool> {
     match result {
         Ok(n) => Ok(n > 0),
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
+        Err(e) if sqlite::is_constraint_violation(&e) || postgres::is_unique_violation(&e) => {
             Ok(false)
         }
         Err(e) => Err(e),
     }
 }
 
-// SQLite integers are signed; sizes never get near 2^63.
+/// Runs blocking start-up work (connecting, migrating) where blocking is
+/// allowed: on this thread, or on a scoped one when this is an async worker
+/// (`AppState::open` is called from async tests).
+fn off_async_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|scope| {
+        scope
+            .spawn(f)
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+// Integers are signed in both databases; sizes never get near 2^63.
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn migrations_are_valid() {
-        Migrations::from_slice(MIGRATIONS).validate().unwrap();
-    }
 }

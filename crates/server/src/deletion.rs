@@ -62,7 +62,7 @@ pub async fn purge_account(state: &AppState, account_id: &str) -> anyhow::Result
     {
         return Ok(None);
     }
-    let _guard = state.account_write_lock(account_id).lock_owned().await;
+    let _guard = state.account_write_lock(account_id).await?;
     let objects = state.db.all_objects(account_id.to_owned()).await?;
     let mut purged = Purged {
         objects: 0,

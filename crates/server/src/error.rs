@@ -106,6 +106,10 @@ pub enum AppError {
         retry_after: u64,
         what: &'static str,
     },
+    /// The object store has no room left (a full disk): nothing was stored,
+    /// and nothing stored earlier is harmed. An operator must add space.
+    #[error("the service has run out of storage space; nothing was stored, try again later")]
+    StorageFull,
     /// Anything else; the detail is logged, the caller sees a generic message.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -146,6 +150,7 @@ impl AppError {
             AppError::TooManyAttempts { .. } | AppError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
             }
+            AppError::StorageFull => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -153,6 +158,11 @@ impl AppError {
 
 impl From<anyhow::Error> for AppError {
     fn from(err: anyhow::Error) -> Self {
+        if err.downcast_ref::<crate::object_store::StorageFull>().is_some() {
+            // The operator must act: logged like an internal error.
+            tracing::error!(error = format!("{err:#}"), "the object store is full");
+            return AppError::StorageFull;
+        }
         AppError::Internal(err)
     }
 }

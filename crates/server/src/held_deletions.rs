@@ -69,7 +69,7 @@ pub async fn hold_object(
         .await?
         .map(|s| (s.device_id, s.device_name))
         .unwrap_or_default();
-    let _guard = state.account_write_lock(&auth.account_id).lock_owned().await;
+    let _guard = state.account_write_lock(&auth.account_id).await?;
     let now = state.now();
     let outcome = state
         .db
@@ -140,7 +140,7 @@ async fn cancel_deletion(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let _guard = state.account_write_lock(&auth.account_id).lock_owned().await;
+    let _guard = state.account_write_lock(&auth.account_id).await?;
     let restored = state
         .db
         .cancel_deletion_batch(auth.account_id.clone(), id.clone(), state.now())
@@ -168,10 +168,7 @@ pub async fn purge_due(state: &AppState) -> anyhow::Result<u64> {
             let due = state.db.held_objects_due(now, PURGE_CHUNK).await?;
             let mut progress = false;
             for object in &due {
-                let _guard = state
-                    .account_write_lock(&object.account_id)
-                    .lock_owned()
-                    .await;
+                let _guard = state.account_write_lock(&object.account_id).await?;
                 // Re-checked under the lock: it may have been put back or
                 // stored again since it was listed.
                 if !state

@@ -14,6 +14,11 @@
 //! Each job reads the time from the state's clock, so tests run them at any
 //! date by calling [`run_due`]. Each run is counted in the metrics by job and
 //! outcome; a failing job does not keep the others from running.
+//!
+//! Replicas sharing a PostgreSQL database take turns: a run first takes the
+//! jobs lease ([`crate::Db::lead_jobs`], an advisory lock held while the jobs
+//! run) and is skipped when another replica holds it, so no two replicas
+//! purge, mail or clean up at the same time.
 
 use std::future::Future;
 use std::time::Duration;
@@ -39,6 +44,8 @@ pub struct JobReport {
     /// Shares whose data and recipients were removed (revoked, expired,
     /// downloaded out, or abandoned while uploading).
     pub shares_removed: u64,
+    /// Another replica was running the jobs, so this run did nothing.
+    pub ran_elsewhere: bool,
 }
 
 /// Runs one job, counting and logging its outcome; keeps the first error.
@@ -79,12 +86,28 @@ async fn purge_due_accounts(state: &AppState) -> anyhow::Result<u64> {
     Ok(purged)
 }
 
-/// Runs every job once, at the clock's current time.
+/// Runs every job once, at the clock's current time, unless another replica
+/// is running them (then the report says [`JobReport::ran_elsewhere`]).
 ///
 /// # Errors
 /// The first database or storage failure (after the other jobs ran); jobs
 /// are idempotent, so the next run picks up where this one stopped.
 pub async fn run_due(state: &AppState) -> anyhow::Result<JobReport> {
+    let Some(lease) = state.db.lead_jobs().await? else {
+        tracing::debug!("another replica is running the background jobs; skipped");
+        return Ok(JobReport {
+            ran_elsewhere: true,
+            ..JobReport::default()
+        });
+    };
+    let result = run_all(state).await;
+    // Released before returning, so the next round (here or on another
+    // replica) finds it free.
+    lease.release().await;
+    result
+}
+
+async fn run_all(state: &AppState) -> anyhow::Result<JobReport> {
     let now = state.now();
     let mut error = None;
     let mut report = JobReport::default();

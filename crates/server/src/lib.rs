@@ -40,6 +40,7 @@ pub mod shares;
 pub mod store_backend;
 pub mod throttle;
 pub mod totp;
+pub mod testing;
 pub mod verification;
 
 use std::future::Future;
@@ -49,7 +50,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use axum::{middleware, Router};
-use tokio::sync::{oneshot, Mutex};
+use tokio::sync::oneshot;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use zeroize::Zeroizing;
@@ -85,6 +86,17 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Database, escrow key, objects and the mail outbox live here.
     pub data_dir: PathBuf,
+    /// The metadata database: `None` is SQLite in `data_dir`;
+    /// `postgres://user:password@host:port/db[?schema=name]` is PostgreSQL.
+    /// May hold a password: never logged.
+    pub database_url: Option<String>,
+    /// Where objects live: `None` is the folder `data_dir/objects`;
+    /// `s3://bucket[/prefix]?endpoint=…&region=…` an S3-compatible store
+    /// (see [`ObjectStore::open`]). May hold a secret key: never logged.
+    pub objects_url: Option<String>,
+    /// The escrow key file [default: `data_dir/escrow.key`, made on first
+    /// start]. Replicas of one service must all use the same key.
+    pub escrow_key_path: Option<PathBuf>,
     /// Storage quota given to each new account.
     pub quota_bytes: u64,
     /// The base of links in mail, e.g. `https://backup.example.com`
@@ -130,6 +142,9 @@ impl Config {
         Config {
             listen,
             data_dir,
+            database_url: None,
+            objects_url: None,
+            escrow_key_path: None,
             quota_bytes: DEFAULT_QUOTA_BYTES,
             public_url: None,
             smtp_url: None,
@@ -155,6 +170,10 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
+            // May hold passwords.
+            .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
+            .field("objects_url", &self.objects_url.as_ref().map(|_| "<set>"))
+            .field("escrow_key_path", &self.escrow_key_path)
             .field("quota_bytes", &self.quota_bytes)
             .field("public_url", &self.public_url)
             // May hold a password.
@@ -204,10 +223,6 @@ pub struct Settings {
     pub alert_no_backup_ms: Option<i64>,
 }
 
-// Stripes rather than one lock per account: bounded memory, and two accounts
-// sharing a stripe only wait on each other's writes.
-const WRITE_LOCK_STRIPES: usize = 64;
-
 /// Everything handlers share; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -227,7 +242,6 @@ pub struct AppState {
     pub default_quota: u64,
     /// Signs unsubscribe links (derived from the escrow key).
     link_key: Arc<Zeroizing<[u8; 32]>>,
-    write_locks: Arc<Vec<Arc<Mutex<()>>>>,
 }
 
 impl AppState {
@@ -240,9 +254,13 @@ impl AppState {
     pub fn open(config: &Config) -> anyhow::Result<AppState> {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let escrow = EscrowKey::load_or_create(&dir.join("escrow.key"))?;
-        let db = Db::open(&dir.join("coffer.db"))?;
-        let store = ObjectStore::local(&dir.join("objects"), &dir.join("tmp"))?;
+        let escrow_path = config
+            .escrow_key_path
+            .clone()
+            .unwrap_or_else(|| dir.join("escrow.key"));
+        let escrow = EscrowKey::load_or_create(&escrow_path)?;
+        let db = Db::connect(config.database_url.as_deref(), &dir.join("coffer.db"))?;
+        let store = ObjectStore::open(config.objects_url.as_deref(), dir)?;
         let mailer = Mailer::new(
             config.smtp_url.as_deref(),
             dir.join("outbox"),
@@ -266,9 +284,6 @@ impl AppState {
                 days => Some(millis(days, 86_400_000)?),
             },
         };
-        let write_locks = (0..WRITE_LOCK_STRIPES)
-            .map(|_| Arc::new(Mutex::new(())))
-            .collect();
         Ok(AppState {
             db,
             store,
@@ -284,7 +299,6 @@ impl AppState {
             )),
             request_limiter: Arc::new(throttle::RequestLimiter::new(throttle::REQUEST_WINDOW_MS)),
             default_quota: config.quota_bytes,
-            write_locks: Arc::new(write_locks),
         })
     }
 
@@ -303,11 +317,17 @@ impl AppState {
         &self.link_key
     }
 
-    /// The lock that serialises object writes and deletes of one account.
-    pub fn account_write_lock(&self, account_id: &str) -> Arc<Mutex<()>> {
-        let stripe =
-            blake3::hash(account_id.as_bytes()).as_bytes()[0] as usize % WRITE_LOCK_STRIPES;
-        self.write_locks[stripe].clone()
+    /// Waits for the lock that serialises object writes and deletes of one
+    /// account, held until the guard drops; on PostgreSQL it holds across
+    /// every replica (see [`Db::lock_account_writes`]).
+    ///
+    /// # Errors
+    /// Database failures (no connection to hold the lock on).
+    pub async fn account_write_lock(
+        &self,
+        account_id: &str,
+    ) -> anyhow::Result<db::AccountWriteGuard> {
+        self.db.lock_account_writes(account_id).await
     }
 }
 

@@ -74,6 +74,8 @@ struct DataArgs {
     /// [default: the platform data folder + coffer-server].
     #[arg(long, env = "COFFER_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    stores: StoreArgs,
     /// How log lines on stderr look: `text` or `json`.
     #[arg(long, env = "COFFER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -87,6 +89,8 @@ struct CommonArgs {
     /// [default: the platform data folder + coffer-server].
     #[arg(long, env = "COFFER_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    stores: StoreArgs,
     /// Address to listen on (loopback only until TLS is supported).
     #[arg(long, env = "COFFER_LISTEN", default_value = coffer_server::DEFAULT_LISTEN)]
     listen: SocketAddr,
@@ -106,6 +110,41 @@ struct CommonArgs {
     /// per line) for log collectors.
     #[arg(long, env = "COFFER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+/// Where records and objects live when not in the data folder (the
+/// scaled configuration: every replica of the service names the same).
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// The metadata database [default: SQLite in the data folder], e.g.
+    /// postgres://coffer:PASSWORD@db.internal:5432/coffer (add ?schema=NAME
+    /// to use a schema other than public). Prefer the environment variable:
+    /// the URL holds a password.
+    #[arg(long, env = "COFFER_DATABASE", hide_env_values = true)]
+    database: Option<String>,
+    /// Where backed-up objects live [default: <data-dir>/objects]: a
+    /// folder, or an S3-compatible bucket,
+    /// s3://BUCKET[/PREFIX]?endpoint=http://127.0.0.1:3900&region=garage
+    /// (keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or
+    /// &access_key_id=…&secret_access_key=… in the URL).
+    #[arg(long, env = "COFFER_OBJECTS", hide_env_values = true)]
+    objects: Option<String>,
+    /// The escrow key file [default: <data-dir>/escrow.key, made on first
+    /// start]. Every replica of one service must use the same key: give
+    /// each the same file (mode 600).
+    #[arg(long, env = "COFFER_ESCROW_KEY_FILE")]
+    escrow_key: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for StoreArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Both may hold secrets.
+        f.debug_struct("StoreArgs")
+            .field("database", &self.database.as_ref().map(|_| "<set>"))
+            .field("objects", &self.objects.as_ref().map(|_| "<set>"))
+            .field("escrow_key", &self.escrow_key)
+            .finish()
+    }
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +253,9 @@ fn config(common: &CommonArgs) -> anyhow::Result<Config> {
             .join("coffer-server"),
     };
     let mut config = Config::new(common.listen, data_dir);
+    config.database_url = common.stores.database.clone();
+    config.objects_url = common.stores.objects.clone();
+    config.escrow_key_path = common.stores.escrow_key.clone();
     config.public_url = common.public_url.clone();
     config.smtp_url = common.smtp_url.clone();
     config.mail_from = common.mail_from.clone();
@@ -313,7 +355,15 @@ async fn main() -> anyhow::Result<()> {
                     .context("no platform data folder; pass --data-dir")?
                     .join("coffer-server"),
             };
-            let report = coffer_server::operator::export_account(&data_dir, &email, &out).await?;
+            let report = coffer_server::operator::export_account(
+                &data_dir,
+                data.stores.database.as_deref(),
+                data.stores.objects.as_deref(),
+                data.stores.escrow_key.as_deref(),
+                &email,
+                &out,
+            )
+            .await?;
             let mut stdout = std::io::stdout().lock();
             let (mut files, mut bytes) = (0, 0);
             for snapshot in &report.snapshots {

@@ -69,11 +69,17 @@ pub fn snapshot_folder_name(time_ms: i64, id: &str) -> String {
 /// failures while restoring.
 pub async fn export_account(
     data_dir: &Path,
+    database_url: Option<&str>,
+    objects_url: Option<&str>,
+    escrow_key: Option<&Path>,
     email: &str,
     out: &Path,
 ) -> anyhow::Result<ExportReport> {
     let email = email.trim().to_lowercase();
-    let db = Db::open_read_only(&data_dir.join("coffer.db"))?;
+    let db = match database_url {
+        None => Db::open_read_only(&data_dir.join("coffer.db"))?,
+        Some(url) => Db::connect(Some(url), &data_dir.join("coffer.db"))?,
+    };
     let Some(account) = db.account_by_email(email.clone()).await? else {
         bail!("no account has the email {email}");
     };
@@ -101,8 +107,14 @@ pub async fn export_account(
             );
         }
     }
-    let escrow = EscrowKey::load(&data_dir.join("escrow.key"))?;
-    let store = ObjectStore::local_read_only(&data_dir.join("objects"))?;
+    let escrow = match escrow_key {
+        Some(path) => EscrowKey::load(path)?,
+        None => EscrowKey::load(&data_dir.join("escrow.key"))?,
+    };
+    let store = match objects_url {
+        None => ObjectStore::local_read_only(&data_dir.join("objects"))?,
+        Some(url) => ObjectStore::open(Some(url), data_dir)?,
+    };
     tracing::warn!(
         operator_action = "export-account",
         account_id,

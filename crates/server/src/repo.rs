@@ -80,7 +80,7 @@ async fn put_object(
     let account = auth.account_id;
     // Serialises writes per account so the quota check and the insert see
     // the same state.
-    let _guard = state.account_write_lock(&account).lock_owned().await;
+    let _guard = state.account_write_lock(&account).await?;
     if state
         .db
         .object_size(account.clone(), kind, id.clone())

@@ -352,10 +352,7 @@ async fn store_part(
         ));
     }
     let size = bytes.len() as u64;
-    let _guard = state
-        .account_write_lock(&auth.account_id)
-        .lock_owned()
-        .await;
+    let _guard = state.account_write_lock(&auth.account_id).await?;
     let account = signed_in_account(state, auth).await?;
     let replaced = state
         .db

@@ -16,7 +16,8 @@ use coffer_engine::{
     backup, Backend, BackupOptions, DataKey, Error, ErrorKind, FileKind, Id, NoCache, ObjectInfo,
     Repository,
 };
-use coffer_testkit::{dataset, TestServer, TEST_PASSWORD};
+use coffer_server::testing::{self, Place};
+use coffer_testkit::{dataset, TestServer, TestServerOptions, TEST_PASSWORD};
 use serde_json::{json, Value};
 
 /// 2025-01-06T12:00:00Z.
@@ -143,16 +144,36 @@ fn back_up(server: &TestServer, token: &str, key: &DataKey, roots: &[&Path], tim
     assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
 }
 
-fn export(data_dir: &Path, email: &str, out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coffer-server"))
+/// A service on a place of its own, and the place (the export reads the
+/// same database and objects: in the scaled run they are not in the data
+/// folder).
+fn start_server() -> (TestServer, Place) {
+    let place = testing::new_place();
+    let server = TestServer::start_with(TestServerOptions {
+        place: Some(place.clone()),
+        ..TestServerOptions::default()
+    });
+    (server, place)
+}
+
+fn export(data_dir: &Path, place: &Place, email: &str, out: &Path) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_coffer-server"));
+    command
         .args(["export-account", "--data-dir"])
         .arg(data_dir)
         .args(["--decrypt", email])
         .arg(out)
         .env_remove("COFFER_DATA_DIR")
-        .env("RUST_LOG", "info")
-        .output()
-        .unwrap()
+        .env_remove("COFFER_DATABASE")
+        .env_remove("COFFER_OBJECTS")
+        .env("RUST_LOG", "info");
+    if let Some(url) = &place.database_url {
+        command.env("COFFER_DATABASE", url);
+    }
+    if let Some(url) = &place.objects_url {
+        command.env("COFFER_OBJECTS", url);
+    }
+    command.output().unwrap()
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -173,19 +194,32 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every object file with its size: what the export must leave alone.
-fn object_sizes(data_dir: &Path) -> Vec<(PathBuf, u64)> {
-    files_under(&data_dir.join("objects"))
+/// Every object the service's store holds (folder or S3), with its bytes.
+fn stored_objects(data_dir: &Path, place: &Place) -> Vec<(String, Vec<u8>)> {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store =
+            coffer_server::ObjectStore::open(place.objects_url.as_deref(), data_dir).unwrap();
+        let mut objects = Vec::new();
+        for (path, _) in store.list("").await.unwrap() {
+            let (account, rest) = path.split_once('/').unwrap();
+            let (kind, id) = rest.split_once('/').unwrap();
+            let bytes = store.read(account, kind, id, None).await.unwrap().unwrap();
+            objects.push((path, bytes.to_vec()));
+        }
+        objects
+    })
+}
+
+fn object_sizes(data_dir: &Path, place: &Place) -> Vec<(String, u64)> {
+    stored_objects(data_dir, place)
         .into_iter()
-        .map(|p| {
-            let size = std::fs::metadata(&p).unwrap().len();
-            (p, size)
-        })
+        .map(|(path, bytes)| (path, bytes.len() as u64))
         .collect()
 }
 
 #[test]
 fn a_default_key_account_is_exported_byte_for_byte_and_logged() {
-    let server = TestServer::start();
+    let (server, place) = start_server();
     let account = server.sign_up("export");
     let home = tempfile::tempdir().unwrap();
     let docs = home.path().join("Documents");
@@ -202,11 +236,11 @@ fn a_default_key_account_is_exported_byte_for_byte_and_logged() {
         &[&docs, &photos],
         NOON + HOUR + 5_000,
     );
-    let objects_before = object_sizes(&server.data_dir);
+    let objects_before = object_sizes(&server.data_dir, &place);
     assert!(!objects_before.is_empty());
 
     let out = home.path().join("export");
-    let output = export(&server.data_dir, &account.email.to_uppercase(), &out);
+    let output = export(&server.data_dir, &place, &account.email.to_uppercase(), &out);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
@@ -253,7 +287,7 @@ fn a_default_key_account_is_exported_byte_for_byte_and_logged() {
         assert!(!stderr.contains(form.as_str()) && !stdout.contains(form.as_str()));
     }
     // Read-only: the service's objects are as they were, and it still serves.
-    assert_eq!(object_sizes(&server.data_dir), objects_before);
+    assert_eq!(object_sizes(&server.data_dir, &place), objects_before);
     let listed: Value = reqwest::blocking::Client::new()
         .get(server.url("/v1/repo/snapshots"))
         .bearer_auth(&account.token)
@@ -264,7 +298,7 @@ fn a_default_key_account_is_exported_byte_for_byte_and_logged() {
     assert_eq!(listed.as_array().unwrap().len(), 2);
 
     // A second export never writes over the first.
-    let again = export(&server.data_dir, &account.email, &out);
+    let again = export(&server.data_dir, &place, &account.email, &out);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
     // Without --decrypt nothing happens.
@@ -281,6 +315,7 @@ fn a_default_key_account_is_exported_byte_for_byte_and_logged() {
     // An unknown email is said plainly.
     let unknown = export(
         &server.data_dir,
+        &place,
         "nobody@example.com",
         &home.path().join("x"),
     );
@@ -317,7 +352,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[test]
 fn a_private_key_account_is_refused_and_the_service_holds_nothing_readable() {
-    let server = TestServer::start();
+    let (server, place) = start_server();
     let email = "private-export@example.com";
     let token = sign_up_private(&server, email);
     let home = tempfile::tempdir().unwrap();
@@ -333,7 +368,7 @@ fn a_private_key_account_is_refused_and_the_service_holds_nothing_readable() {
 
     let out = home.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let output = export(&server.data_dir, email, &out);
+    let output = export(&server.data_dir, &place, email, &out);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(
@@ -347,16 +382,17 @@ fn a_private_key_account_is_refused_and_the_service_holds_nothing_readable() {
         "OUT stays empty"
     );
     let new_out = home.path().join("new-out");
-    assert!(!export(&server.data_dir, email, &new_out).status.success());
+    assert!(!export(&server.data_dir, &place, email, &new_out).status.success());
     assert!(!new_out.exists(), "nothing is created");
 
     // Everything the service holds: database (and its WAL), escrow key,
     // objects, staging folder, outbox.
     let held = files_under(&server.data_dir);
     assert!(held.iter().any(|p| p.ends_with("escrow.key")));
-    assert!(held
-        .iter()
-        .any(|p| p.starts_with(server.data_dir.join("objects"))));
+    // The objects, wherever the store keeps them (in the data folder too
+    // when it is a folder).
+    let objects = stored_objects(&server.data_dir, &place);
+    assert!(!objects.is_empty());
     let mut names: Vec<Vec<u8>> = vec![
         secret_name.as_bytes().to_vec(),
         b"Zebra invoice".to_vec(),
@@ -386,13 +422,26 @@ fn a_private_key_account_is_refused_and_the_service_holds_nothing_readable() {
             contents.push(bytes[bytes.len() - 32..].to_vec());
         }
     }
-    for path in &held {
-        let bytes = std::fs::read(path).unwrap();
+    let mut held: Vec<(String, Vec<u8>)> = held
+        .iter()
+        .map(|path| (path.display().to_string(), std::fs::read(path).unwrap()))
+        .collect();
+    if let Some(url) = &place.database_url {
+        let rows = tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let db = coffer_server::Db::connect(Some(url), Path::new("unused")).unwrap();
+            db.stored_bytes().await.unwrap()
+        });
+        held.push(("<the PostgreSQL schema>".into(), rows));
+    }
+    if place.objects_url.is_some() {
+        held.extend(objects);
+    }
+    for (path, bytes) in &held {
         for needle in names.iter().chain(&contents) {
             assert!(
-                !contains(&bytes, needle),
+                !contains(bytes, needle),
                 "{} holds {:?}",
-                path.display(),
+                path,
                 String::from_utf8_lossy(&needle[..needle.len().min(40)])
             );
         }

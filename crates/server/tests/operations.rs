@@ -51,11 +51,23 @@ async fn readyz_is_503_when_the_object_store_is_unreachable() {
         body,
         json!({ "status": "ready", "checks": { "database": "ok", "objects": "ok" } })
     );
-    // The store's folder replaced by a file: it can no longer be listed.
-    let objects = h.dir.path().join("objects");
-    std::fs::remove_dir_all(&objects).unwrap();
-    std::fs::write(&objects, b"not a folder").unwrap();
-    let (status, body) = h.get_public("/readyz").await;
+    let (status, body) = match &h.objects_url {
+        // The store's folder replaced by a file: it can no longer be listed.
+        None => {
+            let objects = h.dir.path().join("objects");
+            std::fs::remove_dir_all(&objects).unwrap();
+            std::fs::write(&objects, b"not a folder").unwrap();
+            h.get_public("/readyz").await
+        }
+        // An S3 bucket that is not there.
+        Some(url) => {
+            let (_, after_scheme) = url.split_once("s3://").unwrap();
+            let end = after_scheme.find(['/', '?']).unwrap_or(after_scheme.len());
+            let missing = format!("s3://no-such-bucket{}", &after_scheme[end..]);
+            let broken = Harness::with(|c| c.objects_url = Some(missing));
+            broken.get_public("/readyz").await
+        }
+    };
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(
         body,

@@ -506,7 +506,8 @@ async fn the_purge_job_removes_rows_and_objects_after_ten_business_days_with_one
     let logs = LogCapture::start();
     h.clock.set_ms(1_737_504_000_000 - 1); // just before 2025-01-22T00:00Z
     assert_eq!(jobs::run_due(&h.state).await.unwrap().accounts_purged, 0);
-    assert!(h.dir.path().join("objects").join(&ann.account_id).exists());
+    let anns = format!("{}/", ann.account_id);
+    assert_eq!(h.state.store.list(&anns).await.unwrap().len(), 4);
     h.clock.advance_ms(1);
     assert_eq!(jobs::run_due(&h.state).await.unwrap().accounts_purged, 1);
     assert_eq!(jobs::run_due(&h.state).await.unwrap().accounts_purged, 0);
@@ -537,6 +538,7 @@ async fn the_purge_job_removes_rows_and_objects_after_ten_business_days_with_one
         .await
         .unwrap()
         .is_empty());
+    assert!(h.state.store.list(&anns).await.unwrap().is_empty());
     assert!(!h.dir.path().join("objects").join(&ann.account_id).exists());
     assert_eq!(
         code(&h.sign_in("ann@example.com", PASSWORD).await.1),

@@ -102,10 +102,14 @@ async fn owner_view(h: &Harness, owner: &Session, id: &str) -> Value {
         .unwrap()
 }
 
-fn stored_share_files(h: &Harness, account: &str) -> usize {
-    std::fs::read_dir(h.dir.path().join("objects").join(account).join("shares"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+/// Share parts the object store really holds for `account`.
+async fn stored_share_files(h: &Harness, account: &str) -> usize {
+    h.state
+        .store
+        .list(&format!("{account}/shares/"))
+        .await
+        .unwrap()
+        .len()
 }
 
 #[tokio::test]
@@ -353,9 +357,7 @@ async fn a_password_is_checked_hashed_and_rate_limited() {
     );
 
     // Only an Argon2id hash is stored.
-    h.state.db.checkpoint().await.unwrap();
-    let db = String::from_utf8_lossy(&std::fs::read(h.dir.path().join("coffer.db")).unwrap())
-        .into_owned();
+    let db = String::from_utf8_lossy(&h.state.db.stored_bytes().await.unwrap()).into_owned();
     assert!(!db.contains(secret));
     assert!(db.contains("$argon2id$"));
 
@@ -426,10 +428,9 @@ async fn the_download_count_ends_a_share_and_the_job_forgets_it() {
     assert_eq!(view["recipients"], json!([]));
     assert_eq!(view["bytes"], 0);
     assert!(view["removed_at"].is_i64());
-    assert_eq!(stored_share_files(&h, &ann.account_id), 0);
-    // Not even in the database file's free pages.
-    h.state.db.checkpoint().await.unwrap();
-    let db = String::from_utf8_lossy(&std::fs::read(h.dir.path().join("coffer.db")).unwrap()).to_lowercase();
+    assert_eq!(stored_share_files(&h, &ann.account_id).await, 0);
+    // Not in any row, nor (SQLite) even in the database file's free pages.
+    let db = String::from_utf8_lossy(&h.state.db.stored_bytes().await.unwrap()).to_lowercase();
     assert!(!db.contains("bob@example.com") && !db.contains("carol@example.com"), "a recipient's address outlived the share");
     assert_eq!(
         fetch(&h, &format!("/v1/s/{id}/parts/0"), first["ticket"].as_str())
@@ -446,7 +447,7 @@ async fn an_expired_share_fails_clearly_and_is_removed_by_the_job() {
     let id = complete_share(&h, &ann, json!({ "expires_in_days": 3 })).await;
     let (_, opened) = open(&h, &id, json!({})).await;
     let ticket = opened["ticket"].as_str().unwrap().to_owned();
-    assert_eq!(stored_share_files(&h, &ann.account_id), 3);
+    assert_eq!(stored_share_files(&h, &ann.account_id).await, 3);
     h.clock.advance_ms(3 * DAY_MS - 1);
     assert_eq!(h.get_public(&format!("/v1/s/{id}")).await.0, StatusCode::OK);
     h.clock.advance_ms(1);
@@ -467,7 +468,7 @@ async fn an_expired_share_fails_clearly_and_is_removed_by_the_job() {
 
     let report = run_due(&h.state).await.unwrap();
     assert_eq!(report.shares_removed, 1);
-    assert_eq!(stored_share_files(&h, &ann.account_id), 0);
+    assert_eq!(stored_share_files(&h, &ann.account_id).await, 0);
     let ann = h.session("ann@example.com", PASSWORD).await;
     let view = owner_view(&h, &ann, &id).await;
     assert_eq!(view["state"], "expired");
@@ -518,7 +519,7 @@ async fn revoking_ends_a_share_at_once_and_forgets_its_recipients() {
     assert_eq!(view["state"], "revoked");
     assert_eq!(view["recipients"], json!([]));
     assert!(view["removed_at"].is_i64(), "the data went at once");
-    assert_eq!(stored_share_files(&h, &ann.account_id), 0);
+    assert_eq!(stored_share_files(&h, &ann.account_id).await, 0);
     let (status, _) = h.delete(&format!("/v1/shares/{id}"), &ann.access).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -602,7 +603,7 @@ async fn shares_count_against_the_quota_and_abandoned_uploads_are_removed() {
         h.put_object(&ann.access, "packs", &[5u8; 400]).await,
         StatusCode::CREATED
     );
-    assert_eq!(stored_share_files(&h, &ann.account_id), 0);
+    assert_eq!(stored_share_files(&h, &ann.account_id).await, 0);
 }
 
 #[tokio::test]
@@ -727,11 +728,19 @@ async fn a_share_key_offered_to_the_service_is_refused_and_kept_nowhere() {
     let raw: Vec<u8> = (0u8..32).collect();
     let files = files_under(h.dir.path());
     assert!(files.iter().any(|f| f.to_string_lossy().contains("outbox")));
-    assert!(files
-        .iter()
-        .any(|f| f.to_string_lossy().contains("coffer.db")));
-    for file in files {
-        let bytes = std::fs::read(&file).unwrap();
+    let mut stored: Vec<(std::path::PathBuf, Vec<u8>)> = files
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(&f).unwrap();
+            (f, bytes)
+        })
+        .collect();
+    if h.state.db.is_postgres() {
+        stored.push(("<the PostgreSQL schema>".into(), h.state.db.stored_bytes().await.unwrap()));
+    } else {
+        assert!(stored.iter().any(|(f, _)| f.to_string_lossy().contains("coffer.db")));
+    }
+    for (file, bytes) in stored {
         assert!(
             !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
             "key text in {}",

@@ -20,6 +20,11 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The service's data folder (database, escrow key, objects).
     pub data_dir: PathBuf,
+    /// Where its records and objects are: both `None` for the data folder
+    /// (embedded), a schema and key prefix in the scaled run.
+    pub place: coffer_server::testing::Place,
+    /// The escrow key file it uses.
+    pub escrow_key: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     jobs: tokio::sync::mpsc::UnboundedSender<JobRequest>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -48,6 +53,14 @@ pub struct TestServerOptions {
     pub job_interval_secs: Option<u64>,
     /// Days without a backup before the "no backup" alert [default: 7].
     pub alert_no_backup_days: Option<u64>,
+    /// Where records and objects live [default: a new place of their own:
+    /// the data folder, or in the scaled run a new schema and key prefix,
+    /// see `coffer_server::testing`]. Give two servers the same place to
+    /// make them replicas of one service.
+    pub place: Option<coffer_server::testing::Place>,
+    /// The escrow key file [default: one of its own in the data folder];
+    /// replicas share one (e.g. the first one's `data_dir/escrow.key`).
+    pub escrow_key: Option<PathBuf>,
 }
 
 /// An account made by [`TestServer::sign_up`], signed in once.
@@ -96,6 +109,14 @@ impl TestServer {
             "127.0.0.1:0".parse().expect("loopback address"),
             data_dir.clone(),
         );
+        // The scaled run (PostgreSQL + S3) when the environment names one.
+        let place = options.place.unwrap_or_else(coffer_server::testing::new_place);
+        config.database_url = place.database_url.clone();
+        config.objects_url = place.objects_url.clone();
+        let escrow_key = options
+            .escrow_key
+            .unwrap_or_else(|| data_dir.join("escrow.key"));
+        config.escrow_key_path = Some(escrow_key.clone());
         if let Some(quota) = options.quota_bytes {
             config.quota_bytes = quota;
         }
@@ -172,11 +193,107 @@ impl TestServer {
             url: format!("http://{addr}"),
             addr,
             data_dir,
+            place,
+            escrow_key,
             stop: Some(stop_tx),
             jobs: jobs_tx,
             thread: Some(thread),
             _dir: dir,
         }
+    }
+
+    /// A configuration naming this service's data: its data folder, place
+    /// and escrow key (e.g. for the operator's commands, which open the
+    /// same data as the running service).
+    pub fn config(&self) -> coffer_server::Config {
+        let mut config = coffer_server::Config::new(self.addr, self.data_dir.clone());
+        config.database_url = self.place.database_url.clone();
+        config.objects_url = self.place.objects_url.clone();
+        config.escrow_key_path = Some(self.escrow_key.clone());
+        config
+    }
+
+    /// Environment variables that point the `coffer-server` program at
+    /// this service's place (`COFFER_DATABASE`, `COFFER_OBJECTS`,
+    /// `COFFER_ESCROW_KEY_FILE`), beside `--data-dir`.
+    pub fn program_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![(
+            "COFFER_ESCROW_KEY_FILE",
+            self.escrow_key.to_string_lossy().into_owned(),
+        )];
+        if let Some(url) = &self.place.database_url {
+            env.push(("COFFER_DATABASE", url.clone()));
+        }
+        if let Some(url) = &self.place.objects_url {
+            env.push(("COFFER_OBJECTS", url.clone()));
+        }
+        env
+    }
+
+    /// Every object the service's store holds whose path
+    /// (`<account>/<kind>/<id>`) starts with `prefix`, with its bytes —
+    /// from the folder or the S3 store alike.
+    ///
+    /// # Panics
+    /// If the store cannot be read.
+    pub fn stored_objects(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        let store =
+            coffer_server::ObjectStore::open(self.place.objects_url.as_deref(), &self.data_dir)
+                .expect("opening the object store");
+        block_on(async {
+            let mut objects = Vec::new();
+            for (path, _) in store.list(prefix).await.expect("listing objects") {
+                let mut parts = path.splitn(3, '/');
+                let (Some(account), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+                    continue;
+                };
+                if let Some(bytes) = store.read(account, kind, id, None).await.expect("reading an object") {
+                    objects.push((path.clone(), bytes.to_vec()));
+                }
+            }
+            objects
+        })
+    }
+
+    /// Everything the service holds, wherever it is: each file of its data
+    /// folder, and in the scaled run every object in the S3 store and the
+    /// rows of its PostgreSQL schema — to show that something is nowhere.
+    ///
+    /// # Panics
+    /// If any of it cannot be read.
+    pub fn everything_held(&self) -> Vec<(String, Vec<u8>)> {
+        let mut held = Vec::new();
+        let mut folders = vec![self.data_dir.clone()];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).expect("reading the data folder") {
+                let path = entry.expect("a folder entry").path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    held.push((path.display().to_string(), bytes));
+                }
+            }
+        }
+        if self.place.objects_url.is_some() {
+            held.extend(self.stored_objects(""));
+        }
+        if let Some(url) = &self.place.database_url {
+            // Made and dropped here, not on the runtime's thread.
+            let db = coffer_server::Db::connect(Some(url), &self.data_dir.join("unused.db"))
+                .expect("connecting to the database");
+            let rows = block_on(db.stored_bytes()).expect("reading the database");
+            held.push(("<the PostgreSQL schema>".into(), rows));
+        }
+        held
+    }
+
+    /// The service's database, opened beside it (same file or schema).
+    ///
+    /// # Panics
+    /// If it cannot be opened.
+    pub fn db(&self) -> coffer_server::Db {
+        coffer_server::Db::connect(self.place.database_url.as_deref(), &self.data_dir.join("coffer.db"))
+            .expect("opening the service's database")
     }
 
     /// Runs the background jobs once, now by the server's clock, and waits
@@ -294,4 +411,14 @@ impl Drop for TestServer {
             let _ = thread.join();
         }
     }
+}
+
+/// Runs `future` to completion on a runtime of its own (for synchronous
+/// tests that call the service's async APIs).
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
 }

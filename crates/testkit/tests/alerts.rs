@@ -30,6 +30,7 @@ fn setup() -> Setup {
         access_token_ttl_secs: Some(400 * 86_400),
         job_interval_secs: Some(0),
         alert_no_backup_days: None,
+        ..TestServerOptions::default()
     });
     Setup {
         server,

@@ -116,7 +116,7 @@ fn category_mail_carries_one_click_unsubscribe_that_works_without_signing_in() {
     assert_eq!(response.status().as_u16(), 200);
 
     // The operator's command, run against the same data folder and SMTP server.
-    let mut config = coffer_server::Config::new(server.addr, server.data_dir.clone());
+    let mut config = server.config();
     config.smtp_url = Some(sink.smtp_url());
     let state = coffer_server::AppState::open(&config).unwrap();
     let report = tokio::runtime::Runtime::new()

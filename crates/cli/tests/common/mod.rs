@@ -14,6 +14,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// Runs `coffer args` on the agent in `config_dir`, with `env` set on top.
 /// No D-Bus session, so no keychain; no share password unless `env` gives one.
 pub fn coffer(config_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(config_dir, args, env).output().expect("coffer runs")
+}
+
+/// The command [`coffer`] runs, to start it in the background instead.
+pub fn command(config_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_coffer"));
     cmd.args(args)
         .env("COFFER_CONFIG_DIR", config_dir)
@@ -25,7 +30,7 @@ pub fn coffer(config_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output 
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("coffer runs")
+    cmd
 }
 
 /// [`coffer`] that must succeed; returns what it printed.

@@ -1,8 +1,7 @@
 //! SQL of connected apps: scoped tokens a person made for a third-party
 //! application (see `crate::apps`). Only each token's SHA-256 is stored.
 
-use rusqlite::{params, OptionalExtension};
-
+use super::sql::{args, Row};
 use super::{to_u64, Db};
 
 /// A connected-app token as stored (never its secret).
@@ -37,7 +36,7 @@ pub struct NewAppToken {
 const APP_SELECT: &str = "SELECT t.id, t.account_id, t.name, t.scopes, t.created_at, t.expires_at,
     t.last_used_at, t.last_used_ip, t.uses FROM app_tokens t";
 
-fn app_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AppTokenRecord> {
+fn app_from_row(r: &Row) -> anyhow::Result<AppTokenRecord> {
     let scopes: String = r.get(3)?;
     Ok(AppTokenRecord {
         id: r.get(0)?,
@@ -62,17 +61,17 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn insert_app_token(&self, token: NewAppToken) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "INSERT INTO app_tokens (id, account_id, name, scopes, token_sha256, created_at,
                      expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
+                args![
                     token.id,
                     token.account_id,
                     token.name,
                     token.scopes.join(","),
-                    token.sha256.as_slice(),
+                    &token.sha256,
                     token.created_at,
                     token.expires_at,
                 ],
@@ -91,16 +90,15 @@ impl Db {
         &self,
         sha256: [u8; 32],
     ) -> anyhow::Result<Option<AppTokenRecord>> {
-        self.call(move |conn| {
-            conn.query_row(
+        self.call(move |db| {
+            db.query_row(
                 &format!(
                     "{APP_SELECT} JOIN accounts a ON a.id = t.account_id
                      WHERE t.token_sha256 = ?1 AND a.purge_at IS NULL"
                 ),
-                [sha256.as_slice()],
+                args![&sha256],
                 app_from_row,
             )
-            .optional()
         })
         .await
     }
@@ -110,12 +108,14 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn app_tokens_of(&self, account_id: String) -> anyhow::Result<Vec<AppTokenRecord>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(&format!(
-                "{APP_SELECT} WHERE t.account_id = ?1 ORDER BY t.created_at DESC, t.rowid DESC"
-            ))?;
-            let rows = stmt.query_map([account_id], app_from_row)?;
-            rows.collect()
+        self.call(move |db| {
+            db.query_map(
+                &format!(
+                    "{APP_SELECT} WHERE t.account_id = ?1 ORDER BY t.created_at DESC, t.rowid DESC"
+                ),
+                args![account_id],
+                app_from_row,
+            )
         })
         .await
     }
@@ -125,11 +125,10 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn app_token_count(&self, account_id: String) -> anyhow::Result<u64> {
-        self.call(move |conn| {
-            conn.query_row(
+        self.call(move |db| {
+            db.query_i64(
                 "SELECT COUNT(*) FROM app_tokens WHERE account_id = ?1",
-                [account_id],
-                |r| r.get::<_, i64>(0),
+                args![account_id],
             )
             .map(to_u64)
         })
@@ -142,10 +141,10 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn delete_app_token(&self, account_id: String, id: String) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "DELETE FROM app_tokens WHERE id = ?1 AND account_id = ?2",
-                params![id, account_id],
+                args![id, account_id],
             )
             .map(|n| n == 1)
         })
@@ -162,12 +161,14 @@ impl Db {
         at: i64,
         ip: Option<String>,
     ) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
-                "UPDATE app_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2),
+        self.call(move |db| {
+            db.execute(
+                "UPDATE app_tokens
+                 SET last_used_at = CASE WHEN COALESCE(last_used_at, 0) > ?2
+                                         THEN COALESCE(last_used_at, 0) ELSE ?2 END,
                      last_used_ip = COALESCE(?3, last_used_ip), uses = uses + 1
                  WHERE id = ?1",
-                params![id, at, ip],
+                args![id, at, ip],
             )
             .map(drop)
         })
@@ -179,9 +180,11 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn delete_app_tokens_expired_before(&self, cutoff: i64) -> anyhow::Result<u64> {
-        self.call(move |conn| {
-            conn.execute("DELETE FROM app_tokens WHERE expires_at < ?1", [cutoff])
-                .map(|n| n as u64)
+        self.call(move |db| {
+            db.execute(
+                "DELETE FROM app_tokens WHERE expires_at < ?1",
+                args![cutoff],
+            )
         })
         .await
     }

@@ -1,8 +1,7 @@
 //! SQL of held deletions: deletion grants, the batches deleted objects are
 //! held in, and the purge of held objects (see `crate::held_deletions`).
 
-use rusqlite::{params, OptionalExtension};
-
+use super::sql::{args, Row};
 use super::{to_u64, Db};
 
 /// A deletion grant as stored (its token is only stored hashed).
@@ -76,16 +75,19 @@ pub struct HoldRequest {
 pub enum HoldOutcome {
     /// The account has no such (unheld) object.
     NotFound,
-    Held { batch_id: String },
+    Held {
+        batch_id: String,
+    },
 }
 
 const BATCH_SELECT: &str = "SELECT b.id, b.account_id, b.session_id, b.device_id, b.device_name,
         b.confirmed_at, b.first_held_at, b.last_held_at, b.mailed_at,
-        COALESCE(SUM(o.kind = 'snapshots'), 0), COALESCE(SUM(o.kind = 'indexes'), 0),
-        COALESCE(SUM(o.kind = 'packs'), 0), COALESCE(SUM(o.size), 0), COALESCE(MAX(o.purge_after), 0)
+        COUNT(*) FILTER (WHERE o.kind = 'snapshots'), COUNT(*) FILTER (WHERE o.kind = 'indexes'),
+        COUNT(*) FILTER (WHERE o.kind = 'packs'), CAST(COALESCE(SUM(o.size), 0) AS BIGINT),
+        COALESCE(MAX(o.purge_after), 0)
     FROM deletion_batches b JOIN objects o ON o.account_id = b.account_id AND o.held_in = b.id";
 
-fn batch_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeletionBatch> {
+fn batch_from_row(r: &Row) -> anyhow::Result<DeletionBatch> {
     Ok(DeletionBatch {
         id: r.get(0)?,
         account_id: r.get(1)?,
@@ -114,12 +116,12 @@ impl Db {
         sha256: [u8; 32],
         grant: GrantRecord,
     ) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "INSERT INTO deletion_grants (sha256, account_id, session_id, created_at, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    sha256.as_slice(),
+                args![
+                    &sha256,
                     grant.account_id,
                     grant.session_id,
                     grant.created_at,
@@ -136,11 +138,11 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn deletion_grant(&self, sha256: [u8; 32]) -> anyhow::Result<Option<GrantRecord>> {
-        self.call(move |conn| {
-            conn.query_row(
+        self.call(move |db| {
+            db.query_row(
                 "SELECT account_id, session_id, created_at, expires_at FROM deletion_grants
                  WHERE sha256 = ?1",
-                [sha256.as_slice()],
+                args![&sha256],
                 |r| {
                     Ok(GrantRecord {
                         account_id: r.get(0)?,
@@ -150,7 +152,6 @@ impl Db {
                     })
                 },
             )
-            .optional()
         })
         .await
     }
@@ -160,64 +161,66 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn delete_expired_deletion_grants(&self, now: i64) -> anyhow::Result<u64> {
-        self.call(move |conn| {
-            conn.execute("DELETE FROM deletion_grants WHERE expires_at <= ?1", [now])
-                .map(|n| n as u64)
+        self.call(move |db| {
+            db.execute(
+                "DELETE FROM deletion_grants WHERE expires_at <= ?1",
+                args![now],
+            )
         })
         .await
     }
 
     /// Holds one object in the open batch of its grant (starting one when
     /// the grant has none, or its batch was already mailed about), in one
-    /// transaction.
+    /// transaction that locks the object's row. Callers hold the account's
+    /// write lock, which keeps two holds of one grant from starting two
+    /// batches.
     ///
     /// # Errors
     /// Database failures.
     pub async fn hold_object(&self, hold: HoldRequest) -> anyhow::Result<HoldOutcome> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let exists = tx
-                .query_row(
-                    "SELECT 1 FROM objects
-                     WHERE account_id = ?1 AND kind = ?2 AND id = ?3 AND held_in IS NULL",
-                    params![hold.account_id, hold.kind, hold.id],
-                    |_| Ok(()),
-                )
-                .optional()?
+        self.transaction(move |db| {
+            let exists = db
+                .query_opt(
+                    &format!(
+                        "SELECT 1 FROM objects
+                         WHERE account_id = ?1 AND kind = ?2 AND id = ?3 AND held_in IS NULL{}",
+                        db.lock_rows()
+                    ),
+                    args![&hold.account_id, hold.kind, &hold.id],
+                )?
                 .is_some();
             if !exists {
                 return Ok(HoldOutcome::NotFound);
             }
-            let open: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM deletion_batches
-                     WHERE account_id = ?1 AND grant_sha256 = ?2
-                       AND mailed_at IS NULL AND cancelled_at IS NULL
-                     ORDER BY first_held_at DESC LIMIT 1",
-                    params![hold.account_id, hold.grant_sha256.as_slice()],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let open: Option<String> = db.query_row(
+                "SELECT id FROM deletion_batches
+                 WHERE account_id = ?1 AND grant_sha256 = ?2
+                   AND mailed_at IS NULL AND cancelled_at IS NULL
+                 ORDER BY first_held_at DESC LIMIT 1",
+                args![&hold.account_id, &hold.grant_sha256],
+                |r| r.get(0),
+            )?;
             let batch_id = match open {
                 Some(id) => {
-                    tx.execute(
+                    db.execute(
                         "UPDATE deletion_batches SET last_held_at = ?2 WHERE id = ?1",
-                        params![id, hold.now],
+                        args![&id, hold.now],
                     )?;
                     id
                 }
                 None => {
-                    tx.execute(
+                    db.execute(
                         "INSERT INTO deletion_batches (id, account_id, grant_sha256, session_id,
                              device_id, device_name, confirmed_at, first_held_at, last_held_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                        params![
-                            hold.new_batch_id,
-                            hold.account_id,
-                            hold.grant_sha256.as_slice(),
-                            hold.session_id,
-                            hold.device_id,
-                            hold.device_name,
+                        args![
+                            &hold.new_batch_id,
+                            &hold.account_id,
+                            &hold.grant_sha256,
+                            &hold.session_id,
+                            &hold.device_id,
+                            &hold.device_name,
                             hold.grant_created_at,
                             hold.now
                         ],
@@ -225,12 +228,17 @@ impl Db {
                     hold.new_batch_id.clone()
                 }
             };
-            tx.execute(
+            db.execute(
                 "UPDATE objects SET held_in = ?4, purge_after = ?5
                  WHERE account_id = ?1 AND kind = ?2 AND id = ?3",
-                params![hold.account_id, hold.kind, hold.id, batch_id, hold.purge_after],
+                args![
+                    &hold.account_id,
+                    hold.kind,
+                    &hold.id,
+                    &batch_id,
+                    hold.purge_after
+                ],
             )?;
-            tx.commit()?;
             Ok(HoldOutcome::Held { batch_id })
         })
         .await
@@ -240,14 +248,19 @@ impl Db {
     ///
     /// # Errors
     /// Database failures.
-    pub async fn pending_deletions(&self, account_id: String) -> anyhow::Result<Vec<DeletionBatch>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(&format!(
-                "{BATCH_SELECT} WHERE b.account_id = ?1
-                 GROUP BY b.id ORDER BY b.first_held_at DESC, b.rowid DESC"
-            ))?;
-            let rows = stmt.query_map([account_id], batch_from_row)?;
-            rows.collect()
+    pub async fn pending_deletions(
+        &self,
+        account_id: String,
+    ) -> anyhow::Result<Vec<DeletionBatch>> {
+        self.call(move |db| {
+            db.query_map(
+                &format!(
+                    "{BATCH_SELECT} WHERE b.account_id = ?1
+                     GROUP BY b.id ORDER BY b.first_held_at DESC, b.rowid DESC"
+                ),
+                args![account_id],
+                batch_from_row,
+            )
         })
         .await
     }
@@ -263,22 +276,20 @@ impl Db {
         batch_id: String,
         now: i64,
     ) -> anyhow::Result<Option<u64>> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let restored = tx.execute(
+        self.transaction(move |db| {
+            let restored = db.execute(
                 "UPDATE objects SET held_in = NULL, purge_after = NULL
                  WHERE account_id = ?1 AND held_in = ?2",
-                params![account_id, batch_id],
+                args![&account_id, &batch_id],
             )?;
             if restored == 0 {
                 return Ok(None);
             }
-            tx.execute(
+            db.execute(
                 "UPDATE deletion_batches SET cancelled_at = ?3 WHERE account_id = ?1 AND id = ?2",
-                params![account_id, batch_id, now],
+                args![&account_id, &batch_id, now],
             )?;
-            tx.commit()?;
-            Ok(Some(restored as u64))
+            Ok(Some(restored))
         })
         .await
     }
@@ -288,22 +299,22 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn held_objects_due(&self, now: i64, limit: u32) -> anyhow::Result<Vec<HeldObject>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
+        self.call(move |db| {
+            db.query_map(
                 "SELECT account_id, kind, id, size, held_in FROM objects
                  WHERE purge_after IS NOT NULL AND purge_after <= ?1 AND held_in IS NOT NULL
                  ORDER BY purge_after LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![now, limit], |r| {
-                Ok(HeldObject {
-                    account_id: r.get(0)?,
-                    kind: r.get(1)?,
-                    id: r.get(2)?,
-                    size: to_u64(r.get(3)?),
-                    batch_id: r.get(4)?,
-                })
-            })?;
-            rows.collect()
+                args![now, limit],
+                |r| {
+                    Ok(HeldObject {
+                        account_id: r.get(0)?,
+                        kind: r.get(1)?,
+                        id: r.get(2)?,
+                        size: to_u64(r.get(3)?),
+                        batch_id: r.get(4)?,
+                    })
+                },
+            )
         })
         .await
     }
@@ -320,11 +331,11 @@ impl Db {
         id: String,
         now: i64,
     ) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "DELETE FROM objects WHERE account_id = ?1 AND kind = ?2 AND id = ?3
                    AND held_in IS NOT NULL AND purge_after <= ?4",
-                params![account_id, kind, id, now],
+                args![account_id, kind, id, now],
             )
             .map(|n| n == 1)
         })
@@ -340,20 +351,19 @@ impl Db {
         &self,
         settled_at: i64,
     ) -> anyhow::Result<Vec<(DeletionBatch, String)>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT * FROM ({BATCH_SELECT}
-                   WHERE b.mailed_at IS NULL AND b.cancelled_at IS NULL AND b.last_held_at <= ?1
-                   GROUP BY b.id) AS pending
-                 JOIN accounts a ON a.id = pending.account_id AND a.purge_at IS NULL
-                 ORDER BY pending.first_held_at"
-            ))?;
-            let rows = stmt.query_map([settled_at], |r| {
-                let batch = batch_from_row(r)?;
-                let email: String = r.get("email")?;
-                Ok((batch, email))
-            })?;
-            rows.collect()
+        self.call(move |db| {
+            db.query_map(
+                &format!(
+                    "SELECT pending.*, a.email FROM ({BATCH_SELECT}
+                       WHERE b.mailed_at IS NULL AND b.cancelled_at IS NULL
+                         AND b.last_held_at <= ?1
+                       GROUP BY b.id) AS pending
+                     JOIN accounts a ON a.id = pending.account_id AND a.purge_at IS NULL
+                     ORDER BY pending.first_held_at"
+                ),
+                args![settled_at],
+                |r| Ok((batch_from_row(r)?, r.get(14)?)),
+            )
         })
         .await
     }
@@ -363,11 +373,15 @@ impl Db {
     ///
     /// # Errors
     /// Database failures.
-    pub async fn mark_deletion_batch_mailed(&self, batch_id: String, at: i64) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute(
+    pub async fn mark_deletion_batch_mailed(
+        &self,
+        batch_id: String,
+        at: i64,
+    ) -> anyhow::Result<()> {
+        self.call(move |db| {
+            db.execute(
                 "UPDATE deletion_batches SET mailed_at = ?2 WHERE id = ?1",
-                params![batch_id, at],
+                args![batch_id, at],
             )
             .map(drop)
         })
@@ -384,14 +398,13 @@ impl Db {
         &self,
         account_id: String,
     ) -> anyhow::Result<Vec<(String, String, i64)>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
+        self.call(move |db| {
+            db.query_map(
                 "SELECT kind, id, purge_after FROM objects
                  WHERE account_id = ?1 AND held_in IS NOT NULL",
-            )?;
-            let rows =
-                stmt.query_map([account_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect()
+                args![account_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
         })
         .await
     }
@@ -402,35 +415,35 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn delete_finished_deletion_batches(&self, settled_at: i64) -> anyhow::Result<u64> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "DELETE FROM deletion_batches
                  WHERE last_held_at <= ?1
                    AND NOT EXISTS (SELECT 1 FROM objects o
                                    WHERE o.account_id = deletion_batches.account_id
                                      AND o.held_in = deletion_batches.id)",
-                [settled_at],
+                args![settled_at],
             )
-            .map(|n| n as u64)
         })
         .await
     }
-}
 
-impl Db {
     /// The `(kind, id)` of every object the account has held (deleted, not
     /// yet purged).
     ///
     /// # Errors
     /// Database failures.
-    pub async fn held_object_ids(&self, account_id: String) -> anyhow::Result<Vec<(String, String)>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
+    pub async fn held_object_ids(
+        &self,
+        account_id: String,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        self.call(move |db| {
+            db.query_map(
                 "SELECT kind, id FROM objects WHERE account_id = ?1 AND held_in IS NOT NULL
                  ORDER BY kind, id",
-            )?;
-            let rows = stmt.query_map([account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
+                args![account_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
         })
         .await
     }

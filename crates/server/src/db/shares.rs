@@ -2,8 +2,7 @@
 //! addresses (kept only while the share's data exists), the encrypted parts
 //! uploaded to the share area and the download tickets recipients get.
 
-use rusqlite::{params, OptionalExtension};
-
+use super::sql::{args, Row};
 use super::{to_i64, to_u64, Db};
 
 /// The part number the manifest is stored under.
@@ -64,13 +63,13 @@ pub enum OpenOutcome {
 const SHARE_SELECT: &str = "SELECT s.id, s.account_id, s.state, s.created_at, s.completed_at,
     s.expires_at, s.password_hash, s.max_downloads, s.downloads, s.last_opened_at, s.parts,
     s.revoked_at, s.removed_at,
-    (SELECT COALESCE(SUM(p.size), 0) FROM share_parts p WHERE p.share_id = s.id),
-    (SELECT COALESCE(group_concat(r.email, char(10)), '') FROM share_recipients r
+    (SELECT CAST(COALESCE(SUM(p.size), 0) AS BIGINT) FROM share_parts p WHERE p.share_id = s.id),
+    (SELECT COALESCE(string_agg(r.email, '\n'), '') FROM share_recipients r
         WHERE r.share_id = s.id),
     (SELECT a.purge_at IS NOT NULL FROM accounts a WHERE a.id = s.account_id)
     FROM shares s";
 
-fn share_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ShareRecord> {
+fn share_from_row(r: &Row) -> anyhow::Result<ShareRecord> {
     let recipients: String = r.get(14)?;
     let mut recipients: Vec<String> = recipients
         .split('\n')
@@ -86,7 +85,7 @@ fn share_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ShareRecord> {
         completed_at: r.get(4)?,
         expires_at: r.get(5)?,
         password_hash: r.get(6)?,
-        max_downloads: r.get::<_, Option<i64>>(7)?.map(to_u64),
+        max_downloads: r.get::<Option<i64>>(7)?.map(to_u64),
         downloads: to_u64(r.get(8)?),
         last_opened_at: r.get(9)?,
         parts: to_u64(r.get(10)?),
@@ -94,7 +93,7 @@ fn share_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ShareRecord> {
         removed_at: r.get(12)?,
         stored_bytes: to_u64(r.get(13)?),
         recipients,
-        owner_leaving: r.get::<_, Option<bool>>(15)?.unwrap_or(true),
+        owner_leaving: r.get::<Option<bool>>(15)?.unwrap_or(true),
     })
 }
 
@@ -113,29 +112,29 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn create_share(&self, share: NewShare) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            tx.execute(
+        self.transaction(move |db| {
+            db.execute(
                 "INSERT INTO shares (id, account_id, state, created_at, expires_at, password_hash,
                      max_downloads, parts)
                  VALUES (?1, ?2, 'uploading', ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    share.id,
-                    share.account_id,
+                args![
+                    &share.id,
+                    &share.account_id,
                     share.created_at,
                     share.expires_at,
-                    share.password_hash,
+                    &share.password_hash,
                     share.max_downloads.map(to_i64),
                     to_i64(share.parts),
                 ],
             )?;
             for email in &share.recipients {
-                tx.execute(
-                    "INSERT OR IGNORE INTO share_recipients (share_id, email) VALUES (?1, ?2)",
-                    params![share.id, email],
+                db.execute(
+                    "INSERT INTO share_recipients (share_id, email) VALUES (?1, ?2)
+                     ON CONFLICT DO NOTHING",
+                    args![&share.id, email],
                 )?;
             }
-            tx.commit()
+            Ok(())
         })
         .await
     }
@@ -145,13 +144,12 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn share(&self, id: String) -> anyhow::Result<Option<ShareRecord>> {
-        self.call(move |conn| {
-            conn.query_row(
+        self.call(move |db| {
+            db.query_row(
                 &format!("{SHARE_SELECT} WHERE s.id = ?1"),
-                [id],
+                args![id],
                 share_from_row,
             )
-            .optional()
         })
         .await
     }
@@ -161,12 +159,14 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn shares_of(&self, account_id: String) -> anyhow::Result<Vec<ShareRecord>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(&format!(
-                "{SHARE_SELECT} WHERE s.account_id = ?1 ORDER BY s.created_at DESC, s.rowid DESC"
-            ))?;
-            let rows = stmt.query_map([account_id], share_from_row)?;
-            rows.collect()
+        self.call(move |db| {
+            db.query_map(
+                &format!(
+                    "{SHARE_SELECT} WHERE s.account_id = ?1 ORDER BY s.created_at DESC, s.rowid DESC"
+                ),
+                args![account_id],
+                share_from_row,
+            )
         })
         .await
     }
@@ -176,11 +176,11 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn share_bytes(&self, account_id: String) -> anyhow::Result<u64> {
-        self.call(move |conn| {
-            conn.query_row(
-                "SELECT COALESCE(SUM(size), 0) FROM share_parts WHERE account_id = ?1",
-                [account_id],
-                |r| r.get::<_, i64>(0),
+        self.call(move |db| {
+            db.query_i64(
+                "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM share_parts
+                 WHERE account_id = ?1",
+                args![account_id],
             )
             .map(to_u64)
         })
@@ -189,7 +189,8 @@ impl Db {
 
     /// Records an uploaded part (or the manifest, [`MANIFEST_PART`]) of a
     /// share still uploading; an upload again replaces it. Returns `false`
-    /// when the account has no such share uploading.
+    /// when the account has no such share uploading. The share row stays
+    /// locked until the part is recorded, so completing the share waits.
     ///
     /// # Errors
     /// Database failures.
@@ -200,26 +201,25 @@ impl Db {
         part: i64,
         size: u64,
     ) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let uploading: bool = tx
-                .query_row(
-                    "SELECT 1 FROM shares WHERE id = ?1 AND account_id = ?2
-                         AND state = 'uploading'",
-                    params![share_id, account_id],
-                    |_| Ok(()),
-                )
-                .optional()?
+        self.transaction(move |db| {
+            let uploading = db
+                .query_opt(
+                    &format!(
+                        "SELECT 1 FROM shares WHERE id = ?1 AND account_id = ?2
+                             AND state = 'uploading'{}",
+                        db.lock_rows()
+                    ),
+                    args![&share_id, &account_id],
+                )?
                 .is_some();
             if uploading {
-                tx.execute(
+                db.execute(
                     "INSERT INTO share_parts (share_id, account_id, part, size)
                      VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (share_id, part) DO UPDATE SET size = excluded.size",
-                    params![share_id, account_id, part, to_i64(size)],
+                    args![&share_id, &account_id, part, to_i64(size)],
                 )?;
             }
-            tx.commit()?;
             Ok(uploading)
         })
         .await
@@ -234,14 +234,12 @@ impl Db {
         share_id: String,
         part: i64,
     ) -> anyhow::Result<Option<u64>> {
-        self.call(move |conn| {
-            conn.query_row(
+        self.call(move |db| {
+            db.query_row(
                 "SELECT size FROM share_parts WHERE share_id = ?1 AND part = ?2",
-                params![share_id, part],
-                |r| r.get::<_, i64>(0),
+                args![share_id, part],
+                |r| r.get(0).map(to_u64),
             )
-            .optional()
-            .map(|s| s.map(to_u64))
         })
         .await
     }
@@ -252,11 +250,12 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn share_parts(&self, share_id: String) -> anyhow::Result<Vec<(i64, u64)>> {
-        self.call(move |conn| {
-            let mut stmt = conn
-                .prepare("SELECT part, size FROM share_parts WHERE share_id = ?1 ORDER BY part")?;
-            let rows = stmt.query_map([share_id], |r| Ok((r.get(0)?, to_u64(r.get(1)?))))?;
-            rows.collect()
+        self.call(move |db| {
+            db.query_map(
+                "SELECT part, size FROM share_parts WHERE share_id = ?1 ORDER BY part",
+                args![share_id],
+                |r| Ok((r.get(0)?, to_u64(r.get(1)?))),
+            )
         })
         .await
     }
@@ -272,11 +271,11 @@ impl Db {
         share_id: String,
         at: i64,
     ) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "UPDATE shares SET state = 'active', completed_at = ?3
                  WHERE id = ?1 AND account_id = ?2 AND state = 'uploading'",
-                params![share_id, account_id, at],
+                args![share_id, account_id, at],
             )
             .map(|n| n == 1)
         })
@@ -296,21 +295,22 @@ impl Db {
         share_id: String,
         at: i64,
     ) -> anyhow::Result<bool> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let changed = tx.execute(
+        self.transaction(move |db| {
+            let changed = db.execute(
                 "UPDATE shares SET state = 'revoked', revoked_at = ?3
                  WHERE id = ?1 AND account_id = ?2 AND state != 'revoked'",
-                params![share_id, account_id, at],
+                args![&share_id, &account_id, at],
             )?;
             if changed == 1 {
-                tx.execute(
+                db.execute(
                     "DELETE FROM share_recipients WHERE share_id = ?1",
-                    [&share_id],
+                    args![&share_id],
                 )?;
-                tx.execute("DELETE FROM share_tickets WHERE share_id = ?1", [&share_id])?;
+                db.execute(
+                    "DELETE FROM share_tickets WHERE share_id = ?1",
+                    args![&share_id],
+                )?;
             }
-            tx.commit()?;
             Ok(changed == 1)
         })
         .await
@@ -329,8 +329,8 @@ impl Db {
         ticket_ms: i64,
         upload_ms: i64,
     ) -> anyhow::Result<Vec<(String, String, Vec<i64>)>> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
+        self.call(move |db| {
+            let shares: Vec<(String, String)> = db.query_map(
                 "SELECT id, account_id FROM shares WHERE removed_at IS NULL AND (
                      state = 'revoked'
                      OR expires_at <= ?1
@@ -338,19 +338,16 @@ impl Db {
                          AND downloads >= max_downloads
                          AND COALESCE(last_opened_at, 0) + ?2 <= ?1)
                      OR (state = 'uploading' AND created_at + ?3 <= ?1))",
+                args![now, ticket_ms, upload_ms],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let shares: Vec<(String, String)> = stmt
-                .query_map(params![now, ticket_ms, upload_ms], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut parts_stmt =
-                conn.prepare("SELECT part FROM share_parts WHERE share_id = ?1")?;
             let mut due = Vec::with_capacity(shares.len());
             for (id, account) in shares {
-                let parts = parts_stmt
-                    .query_map([&id], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<i64>>>()?;
+                let parts = db.query_map(
+                    "SELECT part FROM share_parts WHERE share_id = ?1",
+                    args![&id],
+                    |r| r.get(0),
+                )?;
                 due.push((id, account, parts));
             }
             Ok(due)
@@ -364,19 +361,24 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn mark_share_removed(&self, share_id: String, at: i64) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            tx.execute("DELETE FROM share_parts WHERE share_id = ?1", [&share_id])?;
-            tx.execute(
+        self.transaction(move |db| {
+            db.execute(
+                "DELETE FROM share_parts WHERE share_id = ?1",
+                args![&share_id],
+            )?;
+            db.execute(
                 "DELETE FROM share_recipients WHERE share_id = ?1",
-                [&share_id],
+                args![&share_id],
             )?;
-            tx.execute("DELETE FROM share_tickets WHERE share_id = ?1", [&share_id])?;
-            tx.execute(
+            db.execute(
+                "DELETE FROM share_tickets WHERE share_id = ?1",
+                args![&share_id],
+            )?;
+            db.execute(
                 "UPDATE shares SET removed_at = ?2 WHERE id = ?1",
-                params![share_id, at],
+                args![&share_id, at],
             )?;
-            tx.commit()
+            Ok(())
         })
         .await
     }
@@ -387,19 +389,19 @@ impl Db {
     /// # Errors
     /// Database failures.
     pub async fn delete_shares_removed_before(&self, cutoff: i64) -> anyhow::Result<u64> {
-        self.call(move |conn| {
-            conn.execute(
+        self.call(move |db| {
+            db.execute(
                 "DELETE FROM shares WHERE removed_at IS NOT NULL AND removed_at < ?1",
-                [cutoff],
+                args![cutoff],
             )
-            .map(|n| n as u64)
         })
         .await
     }
 
     /// Opens a share for one download: when it may still be opened, counts
-    /// the download and stores the ticket's hash, in one transaction (so
-    /// two recipients racing for the last download cannot both get it).
+    /// the download and stores the ticket's hash, in one transaction that
+    /// locks the share row first (so two recipients racing for the last
+    /// download, on any replicas, cannot both get it).
     ///
     /// # Errors
     /// Database failures.
@@ -410,34 +412,34 @@ impl Db {
         now: i64,
         ticket_expires_at: i64,
     ) -> anyhow::Result<OpenOutcome> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let share = tx
-                .query_row(
-                    &format!("{SHARE_SELECT} WHERE s.id = ?1"),
-                    [&share_id],
-                    share_from_row,
-                )
-                .optional()?;
+        self.transaction(move |db| {
+            db.query_opt(
+                &format!("SELECT 1 FROM shares WHERE id = ?1{}", db.lock_rows()),
+                args![&share_id],
+            )?;
+            let share = db.query_row(
+                &format!("{SHARE_SELECT} WHERE s.id = ?1"),
+                args![&share_id],
+                share_from_row,
+            )?;
             let outcome = match share {
                 None => OpenOutcome::NotFound,
                 Some(s) if s.state == "uploading" => OpenOutcome::NotFound,
                 Some(s) if !openable(&s, now) => OpenOutcome::Gone,
                 Some(_) => {
-                    tx.execute(
+                    db.execute(
                         "UPDATE shares SET downloads = downloads + 1, last_opened_at = ?2
                          WHERE id = ?1",
-                        params![share_id, now],
+                        args![&share_id, now],
                     )?;
-                    tx.execute(
+                    db.execute(
                         "INSERT INTO share_tickets (sha256, share_id, expires_at)
                          VALUES (?1, ?2, ?3)",
-                        params![ticket_sha256.as_slice(), share_id, ticket_expires_at],
+                        args![&ticket_sha256, &share_id, ticket_expires_at],
                     )?;
                     OpenOutcome::Opened
                 }
             };
-            tx.commit()?;
             Ok(outcome)
         })
         .await
@@ -453,17 +455,16 @@ impl Db {
         ticket_sha256: [u8; 32],
         now: i64,
     ) -> anyhow::Result<Option<String>> {
-        self.call(move |conn| {
-            conn.query_row(
+        self.call(move |db| {
+            db.query_row(
                 "SELECT t.share_id FROM share_tickets t JOIN shares s ON s.id = t.share_id
                      JOIN accounts a ON a.id = s.account_id
                  WHERE t.sha256 = ?1 AND t.expires_at > ?2 AND s.state = 'active'
                      AND a.purge_at IS NULL
                      AND s.removed_at IS NULL AND s.expires_at > ?2",
-                params![ticket_sha256.as_slice(), now],
+                args![&ticket_sha256, now],
                 |r| r.get(0),
             )
-            .optional()
         })
         .await
     }

@@ -23,6 +23,9 @@ pub struct Harness {
     pub state: AppState,
     pub clock: ManualClock,
     pub dir: tempfile::TempDir,
+    /// The S3 store this service uses, in the scaled run (`None`: the
+    /// folder `dir/objects`).
+    pub objects_url: Option<String>,
 }
 
 /// A signed-in session's tokens.
@@ -45,6 +48,8 @@ impl Harness {
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
         config.public_url = Some("https://coffer.test".into());
         config.clock = Arc::new(clock.clone());
+        // The scaled run (PostgreSQL + S3) when the environment names one.
+        coffer_server::testing::isolate_from_env(&mut config);
         adjust(&mut config);
         let state = AppState::open(&config).unwrap();
         Harness {
@@ -52,6 +57,7 @@ impl Harness {
             state,
             clock,
             dir,
+            objects_url: config.objects_url.clone(),
         }
     }
 
