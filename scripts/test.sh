@@ -35,7 +35,8 @@ step "Scaled: the service, agent and CLI suites again on PostgreSQL + Garage (S3
 # PostgreSQL and a one-node Garage on loopback (scripts/scaled.sh).
 scaled_dir=$(mktemp -d /tmp/coffer-scaled.XXXXXX)
 trap 'scripts/scaled.sh stop "$scaled_dir"' EXIT
-eval "$(scripts/scaled.sh start "$scaled_dir")"
+scaled_env=$(scripts/scaled.sh start "$scaled_dir")
+eval "$scaled_env"
 dbus-run-session -- bash -c '
   eval "$(printf coffer-test-keyring | gnome-keyring-daemon --unlock --components=secrets)"
   export COFFER_KEYCHAIN_SERVICE=coffer-test COFFER_TEST_REQUIRE_KEYCHAIN=1

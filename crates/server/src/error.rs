@@ -158,7 +158,10 @@ impl AppError {
 
 impl From<anyhow::Error> for AppError {
     fn from(err: anyhow::Error) -> Self {
-        if err.downcast_ref::<crate::object_store::StorageFull>().is_some() {
+        if err
+            .downcast_ref::<crate::object_store::StorageFull>()
+            .is_some()
+        {
             // The operator must act: logged like an internal error.
             tracing::error!(error = format!("{err:#}"), "the object store is full");
             return AppError::StorageFull;

@@ -39,7 +39,9 @@ pub struct StorageFull;
 /// Test hook, honoured by debug builds only: `COFFER_TEST_FAIL_OBJECT_WRITES=N`
 /// makes the Nth object write of the process and every later one fail, as a
 /// store that broke would. The fault tests of `crates/cli/tests/faults.rs`
-/// set it on a `coffer-server` they start; a release build ignores it.
+/// set it on a `coffer-server` they start; a release build ignores it. An
+/// environment variable rather than an option, so the program under test
+/// has the command line an operator uses and no fault among its options.
 #[doc(hidden)]
 pub const FAIL_WRITES_VAR: &str = "COFFER_TEST_FAIL_OBJECT_WRITES";
 
@@ -55,9 +57,16 @@ impl FailingWrites {
         if !cfg!(debug_assertions) {
             return None;
         }
-        let from = std::env::var(FAIL_WRITES_VAR).ok()?.trim().parse::<u64>().ok()?;
+        let from = std::env::var(FAIL_WRITES_VAR)
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()?;
         tracing::warn!(from, "test hook: object writes fail from the {from}th on");
-        Some(Arc::new(FailingWrites { from: from.max(1), seen: AtomicU64::new(0) }))
+        Some(Arc::new(FailingWrites {
+            from: from.max(1),
+            seen: AtomicU64::new(0),
+        }))
     }
 
     /// Whether this write is one that fails.
@@ -102,7 +111,10 @@ impl std::fmt::Debug for S3Target {
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
             // A secret: never printed.
-            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "<set>"))
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }
@@ -288,8 +300,7 @@ impl ObjectStore {
     ) -> anyhow::Result<()> {
         let context = || format!("writing {kind}/{id} of account {account_id}");
         if self.failing_writes.as_ref().is_some_and(|f| f.fails_next()) {
-            return Err(anyhow::anyhow!("test hook {FAIL_WRITES_VAR}: the write failed"))
-                .with_context(context);
+            anyhow::bail!("{}: failed by the test hook {FAIL_WRITES_VAR}", context());
         }
         let mut writer = self
             .op
@@ -444,7 +455,8 @@ mod tests {
     use crate::error::AppError;
 
     fn io_failure(kind: std::io::ErrorKind) -> opendal::Error {
-        opendal::Error::new(ErrorKind::Unexpected, "write failed").set_source(std::io::Error::from(kind))
+        opendal::Error::new(ErrorKind::Unexpected, "write failed")
+            .set_source(std::io::Error::from(kind))
     }
 
     #[test]
@@ -456,7 +468,9 @@ mod tests {
         assert!(matches!(answer, AppError::StorageFull), "{answer:?}");
         assert_eq!(answer.status_and_code().1, "storage_full");
 
-        let other = AppError::from(storage_error(io_failure(std::io::ErrorKind::PermissionDenied)));
+        let other = AppError::from(storage_error(io_failure(
+            std::io::ErrorKind::PermissionDenied,
+        )));
         assert!(matches!(other, AppError::Internal(_)), "{other:?}");
     }
 
@@ -464,12 +478,22 @@ mod tests {
     async fn a_folder_named_by_objects_stages_inside_itself() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("volume");
-        let store = ObjectStore::open(Some(root.to_str().unwrap()), &dir.path().join("data")).unwrap();
+        let store =
+            ObjectStore::open(Some(root.to_str().unwrap()), &dir.path().join("data")).unwrap();
         let bytes = Bytes::from_static(b"object bytes");
-        store.write("acct", "packs", "ab", bytes.clone()).await.unwrap();
-        assert_eq!(store.read("acct", "packs", "ab", None).await.unwrap(), Some(bytes));
+        store
+            .write("acct", "packs", "ab", bytes.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.read("acct", "packs", "ab", None).await.unwrap(),
+            Some(bytes)
+        );
         assert!(root.join(".staging").is_dir());
         assert!(!dir.path().join("data").join("tmp").exists());
-        assert_eq!(store.list_all().await.unwrap(), vec!["acct/packs/ab".to_owned()]);
+        assert_eq!(
+            store.list_all().await.unwrap(),
+            vec!["acct/packs/ab".to_owned()]
+        );
     }
 }
