@@ -35,6 +35,10 @@ step "Scaled: the service, agent and CLI suites again on PostgreSQL + Garage (S3
 # PostgreSQL and a one-node Garage on loopback (scripts/scaled.sh).
 scaled_dir=$(mktemp -d /tmp/coffer-scaled.XXXXXX)
 trap 'scripts/scaled.sh stop "$scaled_dir"' EXIT
+# Free loopback ports, so a PostgreSQL or Garage already running elsewhere
+# on this machine is left alone.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export COFFER_PG_PORT=$(free_port) COFFER_GARAGE_PORT=$(free_port) COFFER_GARAGE_RPC_PORT=$(free_port)
 scaled_env=$(scripts/scaled.sh start "$scaled_dir")
 eval "$scaled_env"
 dbus-run-session -- bash -c '

@@ -357,31 +357,10 @@ impl ObjectStore {
             .with_context(|| format!("deleting {kind}/{id} of account {account_id}"))
     }
 
-    /// The path (`<account>/<kind>/<id>`) of every object in the store,
-    /// for audits: what the database records must be a part of it.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn list_all(&self) -> anyhow::Result<Vec<String>> {
-        let entries = match self.op.list_with("").recursive(true).await {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).context("listing the object store"),
-        };
-        let mut paths: Vec<String> = entries
-            .into_iter()
-            .filter(|entry| entry.metadata().is_file())
-            .map(|entry| entry.path().to_owned())
-            // A folder store's staging folder holds no object.
-            .filter(|path| !path.starts_with(".staging/"))
-            .collect();
-        paths.sort();
-        Ok(paths)
-    }
-
-    /// Every object whose path starts with `prefix` (`""` for all, or
-    /// `"<account>/"`), as `(path, size)` sorted by path: what the store
-    /// really holds, for checks and tests.
+    /// Every object whose path (`<account>/<kind>/<id>`) starts with
+    /// `prefix` (`""` for all, or `"<account>/"`), as `(path, size)` sorted
+    /// by path: what the store really holds, for audits and tests (what
+    /// the database records must be a part of it).
     ///
     /// # Errors
     /// Storage failures.
@@ -393,7 +372,8 @@ impl ObjectStore {
         };
         let mut objects = Vec::new();
         for entry in entries {
-            if entry.metadata().is_dir() {
+            // A folder store's staging folder holds no object.
+            if entry.metadata().is_dir() || entry.path().starts_with(".staging/") {
                 continue;
             }
             let size = self
@@ -492,8 +472,8 @@ mod tests {
         assert!(root.join(".staging").is_dir());
         assert!(!dir.path().join("data").join("tmp").exists());
         assert_eq!(
-            store.list_all().await.unwrap(),
-            vec!["acct/packs/ab".to_owned()]
+            store.list("").await.unwrap(),
+            vec![("acct/packs/ab".to_owned(), 12)]
         );
     }
 }
