@@ -8,12 +8,14 @@
 
 use std::fs;
 
-use coffer_client::{KeyMode, SignInRequest, SignUpRequest};
+use std::path::Path;
+
+use coffer_client::{Agent, SignInRequest, SignUpRequest};
 use coffer_server::testing;
 use coffer_testkit::{dataset, Balancer, TestServer, TestServerOptions};
 
 mod common;
-use common::{agent, restore_request};
+use common::{agent, restore_request, sign_up_request};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -38,6 +40,20 @@ fn replicas() -> Option<(TestServer, TestServer)> {
     Some((a, b))
 }
 
+/// Ada's account on a new device in `dir`, signed in through `url`.
+fn device(dir: &Path, url: &str) -> Agent {
+    let device = agent(dir);
+    device
+        .sign_in(&SignInRequest {
+            email: "ada@example.com".into(),
+            password: PASSWORD.into(),
+            server_url: Some(url.to_owned()),
+            totp_code: None,
+        })
+        .unwrap();
+    device
+}
+
 #[test]
 fn an_agent_works_through_either_replica_behind_a_balancer() {
     let Some((a, b)) = replicas() else { return };
@@ -50,14 +66,8 @@ fn an_agent_works_through_either_replica_behind_a_balancer() {
     let laptop = agent(&home.path().join("laptop"));
     laptop
         .sign_up(&SignUpRequest {
-            first_name: "Ada".into(),
-            last_name: "Lovelace".into(),
-            email: "ada@example.com".into(),
-            password: PASSWORD.into(),
-            confirm_age: true,
             server_url: Some(balancer.url.clone()),
-            key_mode: KeyMode::Default,
-            private_key: None,
+            ..sign_up_request(&a, "ada@example.com", PASSWORD)
         })
         .unwrap();
     laptop.add_folder(data.to_str().unwrap()).unwrap();
@@ -66,29 +76,13 @@ fn an_agent_works_through_either_replica_behind_a_balancer() {
 
     // A second device signs in to replica B alone and restores what went
     // through the balancer (so through both).
-    let desktop = agent(&home.path().join("desktop"));
-    desktop
-        .sign_in(&SignInRequest {
-            email: "ada@example.com".into(),
-            password: PASSWORD.into(),
-            server_url: Some(b.url.clone()),
-            totp_code: None,
-        })
-        .unwrap();
+    let desktop = device(&home.path().join("desktop"), &b.url);
     let target = home.path().join("restored-b");
     desktop.restore(&restore_request("latest", &target), &mut |_| {}).unwrap();
     dataset::assert_same_tree(&data, &target.join("Documents"));
 
     // And a third on replica A sees the same backups.
-    let tablet = agent(&home.path().join("tablet"));
-    tablet
-        .sign_in(&SignInRequest {
-            email: "ada@example.com".into(),
-            password: PASSWORD.into(),
-            server_url: Some(a.url.clone()),
-            totp_code: None,
-        })
-        .unwrap();
+    let tablet = device(&home.path().join("tablet"), &a.url);
     let ids: Vec<String> = tablet.snapshots().unwrap().into_iter().map(|s| s.id).collect();
     assert_eq!(ids, vec![first.snapshot_id.clone()]);
 

@@ -58,17 +58,7 @@ fn unchanged_files_are_not_read_again() {
         (second.snapshot_id, random_bytes(99, 3500)),
     ] {
         let target = work.path().join(format!("restore-{id}"));
-        restore(
-            &repo,
-            &id,
-            &RestoreOptions {
-                target: target.clone(),
-                include: vec![],
-                on_conflict: Default::default(),
-            },
-            &mut |_| {},
-        )
-        .unwrap();
+        restore_all(&repo, &id, &target);
         assert_eq!(fs::read(target.join("Docs/f2.bin")).unwrap(), f2);
         assert_eq!(fs::read(target.join("Docs/sub/deep.txt")).unwrap(), b"deep");
     }
@@ -92,17 +82,7 @@ fn cache_entries_naming_unknown_chunks_are_not_trusted() {
     assert_eq!(summary.files_read, 2);
     assert_eq!(summary.bytes_read, 8 + 1_500_000);
     let target = work.path().join("restored");
-    restore(
-        &other,
-        &summary.snapshot_id,
-        &RestoreOptions {
-            target: target.clone(),
-            include: vec![],
-            on_conflict: Default::default(),
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    restore_all(&other, &summary.snapshot_id, &target);
     let name = work.path().file_name().unwrap();
     assert_eq!(fs::read(target.join(name).join("large.bin")).unwrap(), large);
     assert_eq!(fs::read(target.join(name).join("a.txt")).unwrap(), b"contents");
@@ -418,16 +398,6 @@ fn many_files_read_ahead_give_the_same_trees_and_restore_exactly() {
     assert_eq!(root_tree(third.snapshot_id), tree);
 
     let target = work.path().join("restored");
-    restore(
-        &repo,
-        &first.snapshot_id,
-        &RestoreOptions {
-            target: target.clone(),
-            include: vec![],
-            on_conflict: Default::default(),
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    restore_all(&repo, &first.snapshot_id, &target);
     assert_eq!(read_entries(&target.join("Data")), read_entries(&src));
 }

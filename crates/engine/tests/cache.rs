@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use coffer_engine::{
-    backup, restore, Backend, DataKey, FileKind, Id, MemoryBackend, NoCache, ObjectInfo,
-    Repository, RestoreOptions, Result,
+    backup, Backend, DataKey, FileKind, Id, MemoryBackend, NoCache, ObjectInfo,
+    Repository, Result,
 };
 
 use common::*;
@@ -74,17 +74,7 @@ fn cached_index_backs_up_restores_and_downloads_each_index_once() {
     let again = backup(&mut repo, &small_options(vec![src.clone()]), &NoCache, &mut |_| {}).unwrap();
     assert_eq!((again.blobs_new, again.packs_uploaded), (0, 0));
     let target = work.path().join("t");
-    let summary = restore(
-        &repo,
-        &again.snapshot_id,
-        &RestoreOptions {
-            target: target.clone(),
-            include: vec![],
-            on_conflict: Default::default(),
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    let summary = restore_all(&repo, &again.snapshot_id, &target);
     assert!(summary.skipped.is_empty());
     assert_eq!(read_entries(&target.join("Docs")), read_entries(&src));
     drop(repo);

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use coffer_engine::{
-    backup, check, forget, prune, restore, Backend, CheckOptions, DataKey, ErrorKind, FileKind,
-    MemoryBackend, NoCache, PruneOptions, Repository, RestoreOptions, RetentionPolicy,
+    backup, check, forget, prune, Backend, CheckOptions, DataKey, ErrorKind, FileKind,
+    MemoryBackend, NoCache, PruneOptions, Repository, RetentionPolicy,
     MIN_PRUNE_GRACE,
 };
 
@@ -24,17 +24,7 @@ const HOUR: i64 = 3_600_000;
 
 fn restores(repo: &Repository, snap: &coffer_engine::Id, work: &Path, src: &Path) {
     let target = work.join(format!("restore-{snap}"));
-    let summary = restore(
-        repo,
-        snap,
-        &RestoreOptions {
-            target: target.clone(),
-            include: vec![],
-            on_conflict: Default::default(),
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    let summary = restore_all(repo, snap, &target);
     assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
     assert_eq!(read_entries(&target.join("Docs")), read_entries(src));
 }

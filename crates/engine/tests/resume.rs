@@ -10,8 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use coffer_engine::{
-    backup, restore, Backend, BackupOptions, DataKey, FileKind, MemoryBackend, NoCache, Repository,
-    RestoreOptions,
+    backup, Backend, BackupOptions, DataKey, FileKind, MemoryBackend, NoCache, Repository,
 };
 
 use common::*;
@@ -104,17 +103,7 @@ fn a_backup_killed_at_any_put_resumes_without_resending() {
         assert_eq!(reopened.unindexed_packs(), 0, "fail at {fail_at}");
 
         let target = work.path().join(format!("restore-{fail_at}"));
-        let summary = restore(
-            &reopened,
-            &rerun.snapshot_id,
-            &RestoreOptions {
-                target: target.clone(),
-                include: vec![],
-                on_conflict: Default::default(),
-            },
-            &mut |_| {},
-        )
-        .unwrap();
+        let summary = restore_all(&reopened, &rerun.snapshot_id, &target);
         assert!(summary.skipped.is_empty());
         assert_eq!(read_entries(&target.join("Docs")), read_entries(&src), "fail at {fail_at}");
     }

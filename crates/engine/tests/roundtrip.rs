@@ -9,8 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use coffer_engine::{
-    backup, restore, Backend, DataKey, LocalBackend, MemoryBackend, NoCache, Repository,
-    RestoreOptions,
+    backup, Backend, DataKey, LocalBackend, MemoryBackend, NoCache, Repository,
 };
 use proptest::prelude::*;
 
@@ -83,17 +82,7 @@ fn round_trip(backend: Arc<dyn Backend>, root_spec: BTreeMap<String, Spec>, big_
     // A fresh open sees only what was committed.
     let repo = Repository::open(backend, &key).unwrap();
     let target = work.path().join("restored");
-    let restored = restore(
-        &repo,
-        &summary.snapshot_id,
-        &RestoreOptions {
-            target: target.clone(),
-            include: vec![],
-            on_conflict: Default::default(),
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    let restored = restore_all(&repo, &summary.snapshot_id, &target);
     assert!(restored.skipped.is_empty(), "{:?}", restored.skipped);
     assert_eq!(restored.files, summary.files_total);
     assert_eq!(read_entries(&target.join("Docs")), read_entries(&src));

@@ -7,6 +7,25 @@ use std::path::{Path, PathBuf};
 
 use coffer_engine::{BackupOptions, Id};
 
+/// Restores all of `snapshot` into `target`, which holds nothing yet.
+pub fn restore_all(
+    repo: &coffer_engine::Repository,
+    snapshot: &Id,
+    target: &Path,
+) -> coffer_engine::RestoreSummary {
+    coffer_engine::restore(
+        repo,
+        snapshot,
+        &coffer_engine::RestoreOptions {
+            target: target.to_owned(),
+            include: vec![],
+            on_conflict: Default::default(),
+        },
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
 /// Small sizes so tests make many chunks and packs quickly.
 pub fn small_options(roots: Vec<PathBuf>) -> BackupOptions {
     BackupOptions {
