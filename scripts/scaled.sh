@@ -46,11 +46,23 @@ start() {
   mkdir -p "$dir/pg" "$dir/garage-meta" "$dir/garage-data"
   [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg"
 
-  log "starting PostgreSQL on 127.0.0.1:$pg_port"
+  log "starting PostgreSQL on 127.0.0.1:$pg_port (TLS, a test CA)"
   as_pg "$pg_bin/initdb" -D "$dir/pg/data" -A trust -U postgres >"$dir/pg-initdb.log"
+  # The service connects over TLS, checking the server's certificate
+  # against a CA made here (sslrootcert), as a deployment would.
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  openssl req -x509 "${ec[@]}" -days 7 -subj "/CN=Coffer test CA" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+    -keyout "$dir/ca.key" -out "$dir/pg-ca.pem" 2>/dev/null
+  openssl req "${ec[@]}" -subj "/CN=127.0.0.1" -keyout "$dir/pg/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$dir/server.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/pg-ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+    -days 7 -extfile "$dir/server.ext" -out "$dir/pg/server.crt" 2>/dev/null
+  chmod 600 "$dir/pg/server.key"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg/server.key" "$dir/pg/server.crt"
   # Tests make a schema each; fsync off: a test cluster, thrown away after.
   as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w \
-    -o "-p $pg_port -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+    -o "-p $pg_port -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c ssl=on -c ssl_cert_file=$dir/pg/server.crt -c ssl_key_file=$dir/pg/server.key" start >/dev/null
   psql -q -h 127.0.0.1 -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 \
     -c "CREATE ROLE coffer LOGIN PASSWORD '$pg_password'" \
     -c "CREATE DATABASE coffer OWNER coffer" >/dev/null
@@ -90,7 +102,7 @@ EOF
   done
   [ -n "$up" ] || { log "Garage did not start (see $dir/garage.log)"; tail -5 "$dir/garage.log" >&2; exit 1; }
 
-  local database="postgres://coffer:$pg_password@127.0.0.1:$pg_port/coffer"
+  local database="postgres://coffer:$pg_password@127.0.0.1:$pg_port/coffer?sslmode=require&sslrootcert=$dir/pg-ca.pem"
   local objects="s3://$bucket?endpoint=http://127.0.0.1:$s3_port&region=garage&access_key_id=$key_id&secret_access_key=$key_secret"
   echo "export COFFER_TEST_DATABASE='$database' COFFER_TEST_OBJECTS='$objects'"
   echo "export SCALED_DATABASE='$database' SCALED_OBJECTS='$objects'"

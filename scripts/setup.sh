@@ -14,7 +14,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 build_packages=(build-essential pkg-config file curl libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev
   libjavascriptcoregtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev
   gnome-keyring dbus dbus-x11 libsecret-tools fonts-dejavu-core at-spi2-core nodejs npm)
-test_packages=(xvfb xauth imagemagick webkit2gtk-driver keyutils chromium python3-venv postgresql)
+test_packages=(xvfb xauth imagemagick webkit2gtk-driver keyutils chromium python3-venv postgresql openssl)
 
 wanted=("${build_packages[@]}")
 [ "$profile" = test ] && wanted+=("${test_packages[@]}")

@@ -17,7 +17,8 @@ use anyhow::{anyhow, bail, Context};
 use bytes::BytesMut;
 use postgres::error::SqlState;
 use postgres::types::{IsNull, ToSql, Type};
-use postgres::{GenericClient, NoTls, Statement};
+use postgres::{GenericClient, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::sql::{numbered_placeholders, Dialect, Row, Sql, Value};
 
@@ -269,14 +270,19 @@ impl Postgres {
     /// Connects to the database `url` names, creates the `?schema=` if
     /// missing and migrates it. Blocking: call off async worker threads.
     pub(super) fn connect(url: &str) -> anyhow::Result<Postgres> {
-        let (config, schema) = parse_url(url)?;
+        let Target {
+            config,
+            schema,
+            root_cert,
+        } = parse_url(url)?;
+        let tls = tls_connector(root_cert.as_deref())?;
         let mut client = config
-            .connect(NoTls)
+            .connect(tls.clone())
             .map_err(|e| anyhow!("connecting to PostgreSQL: {e}"))?;
         let migrated = migrate(&mut client, schema.as_deref());
         drop(client);
         migrated?;
-        let connector = Connector { config };
+        let connector = Connector { config, tls };
         let build = |size: u32, timeout: Duration| {
             r2d2::Pool::builder()
                 .max_size(size)
@@ -486,9 +492,52 @@ fn unlock(mut conn: r2d2::PooledConnection<Connector>, key: i64) {
     }
 }
 
-/// `postgres://…[?schema=NAME&…]` → the driver's configuration and the
-/// schema. Error messages never repeat the URL (it may hold a password).
-fn parse_url(url: &str) -> anyhow::Result<(postgres::Config, Option<String>)> {
+/// What a database URL names.
+struct Target {
+    config: postgres::Config,
+    schema: Option<String>,
+    /// `?sslrootcert=FILE`: the certificates (PEM) to trust instead of the
+    /// public roots.
+    root_cert: Option<std::path::PathBuf>,
+}
+
+/// TLS as `sslmode` asks for it (`disable`, `prefer` — the default —,
+/// `require`): rustls with the public roots (webpki-roots) or the given
+/// ones. A certificate is always checked, chain and host name both.
+fn tls_connector(root_cert: Option<&std::path::Path>) -> anyhow::Result<MakeRustlsConnect> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    match root_cert {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .with_context(|| format!("reading sslrootcert {}", path.display()))?;
+            for cert in certs {
+                let cert = cert.with_context(|| format!("reading sslrootcert {}", path.display()))?;
+                roots
+                    .add(cert)
+                    .with_context(|| format!("sslrootcert {} holds an unusable certificate", path.display()))?;
+            }
+            if roots.is_empty() {
+                bail!("sslrootcert {} holds no certificate", path.display());
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("setting up TLS")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// `postgres://…[?schema=NAME&sslrootcert=FILE&…]` → the driver's
+/// configuration, the schema and the root certificates. Error messages never
+/// repeat the URL (it may hold a password).
+fn parse_url(url: &str) -> anyhow::Result<Target> {
     let mut parsed = url::Url::parse(url).map_err(|e| anyhow!("malformed database URL: {e}"))?;
     if !matches!(parsed.scheme(), "postgres" | "postgresql") {
         bail!(
@@ -497,12 +546,18 @@ fn parse_url(url: &str) -> anyhow::Result<(postgres::Config, Option<String>)> {
         );
     }
     let mut schema = None;
+    let mut root_cert = None;
     let mut others = Vec::new();
     for (name, value) in parsed.query_pairs() {
-        if name == "schema" {
-            schema = Some(value.into_owned());
-        } else {
-            others.push((name.into_owned(), value.into_owned()));
+        match (name.as_ref(), value.as_ref()) {
+            ("schema", _) => schema = Some(value.into_owned()),
+            ("sslrootcert", _) => root_cert = Some(std::path::PathBuf::from(value.as_ref())),
+            // libpq's names for "TLS, checked": rustls always checks the
+            // chain and the host name, which is the driver's `require` here.
+            ("sslmode", "verify-full" | "verify-ca") => {
+                others.push(("sslmode".to_owned(), "require".to_owned()));
+            }
+            _ => others.push((name.into_owned(), value.into_owned())),
         }
     }
     if let Some(name) = &schema {
@@ -536,7 +591,11 @@ fn parse_url(url: &str) -> anyhow::Result<(postgres::Config, Option<String>)> {
         };
         config.options(&options);
     }
-    Ok((config, schema))
+    Ok(Target {
+        config,
+        schema,
+        root_cert,
+    })
 }
 
 /// Creates the schema and brings it to the latest version, under an
@@ -630,6 +689,7 @@ fn pool_threads() -> Arc<scheduled_thread_pool::ScheduledThreadPool> {
 #[derive(Clone)]
 struct Connector {
     config: postgres::Config,
+    tls: MakeRustlsConnect,
 }
 
 /// A pooled connection with its prepared statements.
@@ -648,7 +708,7 @@ impl r2d2::ManageConnection for Connector {
 
     fn connect(&self) -> Result<Connection, postgres::Error> {
         Ok(Connection {
-            client: self.config.connect(NoTls)?,
+            client: self.config.connect(self.tls.clone())?,
             statements: HashMap::new(),
             holds_lock: false,
         })
@@ -765,16 +825,33 @@ mod tests {
 
     #[test]
     fn the_schema_parameter_becomes_the_search_path() {
-        let (config, schema) = parse_url(
+        let target = parse_url(
             "postgres://coffer:secret@127.0.0.1:55432/coffer?schema=t_01&sslmode=disable",
         )
         .unwrap();
-        assert_eq!(schema.as_deref(), Some("t_01"));
-        assert_eq!(config.get_options(), Some("-c search_path=t_01"));
-        assert_eq!(config.get_dbname(), Some("coffer"));
-        assert_eq!(config.get_password(), Some(b"secret".as_slice()));
-        let (_, schema) = parse_url("postgresql://coffer@localhost/coffer").unwrap();
-        assert_eq!(schema, None);
+        assert_eq!(target.schema.as_deref(), Some("t_01"));
+        assert_eq!(target.config.get_options(), Some("-c search_path=t_01"));
+        assert_eq!(target.config.get_dbname(), Some("coffer"));
+        assert_eq!(target.config.get_password(), Some(b"secret".as_slice()));
+        assert_eq!(target.config.get_ssl_mode(), postgres::config::SslMode::Disable);
+        let target = parse_url("postgresql://coffer@localhost/coffer").unwrap();
+        assert_eq!(target.schema, None);
+        assert_eq!(target.root_cert, None);
+    }
+
+    #[test]
+    fn libpq_tls_modes_and_root_certificates_are_understood() {
+        let target = parse_url(
+            "postgres://coffer@db.internal/coffer?sslmode=verify-full&sslrootcert=/etc/coffer/db-ca.pem",
+        )
+        .unwrap();
+        assert_eq!(target.config.get_ssl_mode(), postgres::config::SslMode::Require);
+        assert_eq!(
+            target.root_cert.as_deref(),
+            Some(std::path::Path::new("/etc/coffer/db-ca.pem"))
+        );
+        let missing = tls_connector(Some(std::path::Path::new("/no/such/ca.pem")));
+        assert!(format!("{:#}", missing.err().unwrap()).contains("sslrootcert /no/such/ca.pem"));
     }
 
     #[test]
