@@ -218,6 +218,10 @@ impl ObjectStore {
         }
         let op = Operator::new(builder)
             .context("configuring the S3 object store")?
+            // A request the store could not answer this time (a pooled
+            // connection it had closed, a 503) is sent again, a few times
+            // with backoff: objects are write-once, so a repeat is harmless.
+            .layer(opendal::layers::RetryLayer::new().with_jitter())
             .finish();
         Ok(ObjectStore {
             op,
