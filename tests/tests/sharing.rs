@@ -7,35 +7,15 @@
 //! originals. The key is in nothing the service stores, outbox included
 //! (its request log: `tests/share-page/`).
 
-use std::path::Path;
-
 use coffer_client::share_format::{open_manifest, open_stream, ShareKey};
-use coffer_client::{Agent, AgentOptions, ErrorKind, KeyMode, ShareRequest, ShareState, SignUpRequest};
+use coffer_client::{ErrorKind, KeyMode, ShareRequest, ShareState, SignUpRequest};
 use coffer_testkit::TestServer;
 use serde_json::Value;
 
+mod common;
+use common::{agent, noise};
+
 const PASSWORD: &str = "correct horse battery staple";
-
-fn new_agent(dir: &Path) -> Agent {
-    let mut options = AgentOptions::new(dir);
-    options.use_keychain = false;
-    Agent::open(&options).unwrap()
-}
-
-/// Incompressible bytes (splitmix64).
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut bytes = Vec::with_capacity(len + 8);
-    while bytes.len() < len {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        bytes.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    bytes.truncate(len);
-    bytes
-}
 
 /// The outbox mails (decoded enough to find links) sent to `to`.
 fn mails_to(server: &TestServer, to: &str) -> Vec<String> {
@@ -106,7 +86,7 @@ fn a_shared_folder_reaches_its_recipients_identical_and_the_service_never_keeps_
     std::fs::write(docs.join("big.bin"), &big).unwrap();
     std::fs::write(docs.join("sub/empty.txt"), b"").unwrap();
 
-    let agent = new_agent(&home.path().join("agent"));
+    let agent = agent(&home.path().join("agent"));
     agent
         .sign_up(&SignUpRequest {
             first_name: "Ada".into(),
@@ -210,7 +190,7 @@ fn a_file_shared_without_recipients_keeps_its_key_from_the_service_entirely() {
     let docs = home.path().join("Papers");
     std::fs::create_dir_all(&docs).unwrap();
     std::fs::write(docs.join("letter.txt"), "Dear Bob,\nthe key is under the mat.\n").unwrap();
-    let agent = new_agent(&home.path().join("agent"));
+    let agent = agent(&home.path().join("agent"));
     agent
         .sign_up(&SignUpRequest {
             first_name: "Ada".into(),
