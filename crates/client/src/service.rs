@@ -947,6 +947,13 @@ fn engine_error(err: Error) -> coffer_engine::Error {
     coffer_engine::Error::new(kind, err.message)
 }
 
+fn wrong_length(kind: FileKind, id: &Id, sent: u64, asked: u64) -> coffer_engine::Error {
+    coffer_engine::Error::new(
+        coffer_engine::ErrorKind::Integrity,
+        format!("the service returned {sent} bytes of {kind:?} {id} where {asked} were asked for"),
+    )
+}
+
 impl Backend for ServiceClient {
     fn put(&self, kind: FileKind, id: &Id, bytes: &[u8]) -> coffer_engine::Result<()> {
         self.put_shared(kind, id, bytes::Bytes::copy_from_slice(bytes))
@@ -979,12 +986,31 @@ impl Backend for ServiceClient {
         let bytes =
             self.fetch(|| self.http.get(url.clone()).header(reqwest::header::RANGE, &range)).map_err(engine_error)?;
         if bytes.len() as u64 != len {
-            return Err(coffer_engine::Error::new(
-                coffer_engine::ErrorKind::Integrity,
-                format!("the service returned {} bytes of {kind:?} {id} where {len} were asked for", bytes.len()),
-            ));
+            return Err(wrong_length(kind, id, bytes.len() as u64, len));
         }
         Ok(bytes)
+    }
+
+    /// The answer's body as it arrives (paced like every download); a
+    /// break in it shows as a read error the restore recovers from.
+    fn get_range_stream(
+        &self,
+        kind: FileKind,
+        id: &Id,
+        offset: u64,
+        len: u64,
+    ) -> coffer_engine::Result<Box<dyn std::io::Read + Send + '_>> {
+        if len == 0 {
+            return Ok(Box::new(std::io::empty()));
+        }
+        let url = self.object_url(kind, Some(id));
+        let range = format!("bytes={}-{}", offset, offset + len - 1);
+        let response =
+            self.send(true, || self.http.get(url.clone()).header(reqwest::header::RANGE, &range)).map_err(engine_error)?;
+        match response.content_length() {
+            Some(sent) if sent != len => Err(wrong_length(kind, id, sent, len)),
+            _ => Ok(Box::new(std::io::Read::take(Paced::new(response, Arc::clone(&self.throttle), Direction::Down), len))),
+        }
     }
 
     fn list(&self, kind: FileKind) -> coffer_engine::Result<Vec<ObjectInfo>> {

@@ -4,6 +4,7 @@ mod local;
 mod memory;
 
 use std::fmt;
+use std::io::Read;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -89,6 +90,17 @@ pub trait Backend: Send + Sync {
     /// `NotFound` when absent; `InvalidInput` when the range goes past the end.
     fn get_range(&self, kind: FileKind, id: &Id, offset: u64, len: u64) -> Result<Vec<u8>>;
 
+    /// [`Backend::get_range`] as a stream, for a reader that takes the bytes
+    /// in pieces and need not hold them all (a restore reads a pack's span
+    /// blob by blob). The stream may break off or end early: the reader
+    /// checks what it gets. The default reads the whole range first.
+    ///
+    /// # Errors
+    /// As [`Backend::get_range`], for what is known before the first byte.
+    fn get_range_stream(&self, kind: FileKind, id: &Id, offset: u64, len: u64) -> Result<Box<dyn Read + Send + '_>> {
+        Ok(Box::new(std::io::Cursor::new(self.get_range(kind, id, offset, len)?)))
+    }
+
     /// Every file of `kind`, in no particular order.
     fn list(&self, kind: FileKind) -> Result<Vec<ObjectInfo>>;
 
@@ -111,6 +123,9 @@ impl<T: Backend + ?Sized> Backend for Arc<T> {
     }
     fn get_range(&self, kind: FileKind, id: &Id, offset: u64, len: u64) -> Result<Vec<u8>> {
         (**self).get_range(kind, id, offset, len)
+    }
+    fn get_range_stream(&self, kind: FileKind, id: &Id, offset: u64, len: u64) -> Result<Box<dyn Read + Send + '_>> {
+        (**self).get_range_stream(kind, id, offset, len)
     }
     fn list(&self, kind: FileKind) -> Result<Vec<ObjectInfo>> {
         (**self).list(kind)

@@ -1,14 +1,18 @@
 //! The restore pipeline: plan every path (checking every name), create the
-//! folders and files, then fetch each pack's needed spans once and write the
-//! blobs into place from several threads.
+//! folders, then fetch each pack's needed spans once, as streams read blob
+//! by blob, on several threads that create each file as its first blob
+//! arrives, write the blobs into place and finish the file (mode, time)
+//! with the same handle when its last one lands.
 
 mod target;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 
 use crate::backend::FileKind;
 use crate::backup::Skipped;
@@ -416,8 +420,24 @@ struct PackJob {
     blobs: Vec<(PackEntry, Vec<Use>)>,
 }
 
+/// A planned file as the restore threads see it: created by whichever
+/// thread first has data for it, finished by the one that writes its last
+/// blob.
+struct FileSlot {
+    /// Set once the file was created (or could not be).
+    created: OnceLock<std::result::Result<(), String>>,
+    /// Blobs not yet written.
+    remaining: AtomicUsize,
+}
+
 enum Event {
-    Written { file: usize, bytes: u64 },
+    /// `finished` is set when this was the file's last blob: whether its
+    /// mode and time could be set.
+    Written {
+        file: usize,
+        bytes: u64,
+        finished: Option<std::result::Result<(), String>>,
+    },
     Failed { file: usize, reason: String },
 }
 
@@ -444,14 +464,20 @@ impl Run<'_> {
         });
     }
 
-    /// Creates every file, fetches the blobs pack by pack on worker threads,
-    /// and finishes each file (mode, time) as its last blob lands.
+    /// Fetches the blobs pack by pack on worker threads, which create each
+    /// file as its first blob arrives and finish it (mode, time) with the
+    /// same handle as its last one lands. Empty files are made here.
     fn write_files(&mut self, files: &[FilePlan]) -> Result<()> {
-        let mut remaining: Vec<usize> = files.iter().map(|f| f.node.content.len()).collect();
+        let slots: Vec<FileSlot> = files
+            .iter()
+            .map(|f| FileSlot {
+                created: OnceLock::new(),
+                remaining: AtomicUsize::new(f.node.content.len()),
+            })
+            .collect();
         let mut failed: Vec<Option<String>> = vec![None; files.len()];
-        let mut created = vec![false; files.len()];
         let mut jobs: HashMap<Id, PackJob> = HashMap::new();
-        let mut slots: HashMap<(Id, Id), usize> = HashMap::new();
+        let mut places: HashMap<(Id, Id), usize> = HashMap::new();
 
         for (i, file) in files.iter().enumerate() {
             let mut offset = 0u64;
@@ -468,26 +494,33 @@ impl Run<'_> {
             if failed[i].is_some() {
                 continue;
             }
-            if let Err(reason) = self.target.create_file(&file.rel) {
-                failed[i] = Some(reason);
+            if locations.is_empty() {
+                let finished = self
+                    .target
+                    .create_file(&file.rel)
+                    .map(|f| set_metadata(&f, &file.node));
+                let _ = slots[i].created.set(finished.as_ref().map(drop).map_err(Clone::clone));
+                match finished {
+                    Ok(meta) => self.finish_file(file, meta),
+                    Err(reason) => failed[i] = Some(reason),
+                }
                 continue;
             }
-            created[i] = true;
             for loc in locations {
                 let job = jobs.entry(loc.pack).or_insert_with(|| PackJob {
                     pack: loc.pack,
                     salt: loc.salt,
                     blobs: Vec::new(),
                 });
-                let slot = *slots.entry((loc.pack, loc.entry.id)).or_insert_with(|| {
+                let place = *places.entry((loc.pack, loc.entry.id)).or_insert_with(|| {
                     job.blobs.push((loc.entry, Vec::new()));
                     job.blobs.len() - 1
                 });
-                job.blobs[slot].1.push(Use { file: i, offset });
+                job.blobs[place].1.push(Use { file: i, offset });
                 offset += loc.entry.raw_length;
             }
         }
-        drop(slots);
+        drop(places);
         let mut jobs: Vec<PackJob> = jobs.into_values().collect();
         for job in &mut jobs {
             job.blobs.sort_by_key(|(e, _)| e.offset);
@@ -495,15 +528,11 @@ impl Run<'_> {
         // Largest packs first keeps the threads evenly busy at the end.
         jobs.sort_by_key(|j| std::cmp::Reverse(j.blobs.len()));
 
-        for (i, file) in files.iter().enumerate() {
-            if failed[i].is_none() && remaining[i] == 0 {
-                self.finish_file(file);
-            }
-        }
-
+        // Twice the cores: while one thread waits for its pack, another
+        // decrypts and writes. Each holds about one blob at a time.
         let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(2, 8)
+            .map_or(2, |n| 2 * n.get())
+            .clamp(4, 8)
             .min(jobs.len().max(1));
         let next = AtomicUsize::new(0);
         let abort = AtomicBool::new(false);
@@ -512,14 +541,15 @@ impl Run<'_> {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     let tx = tx.clone();
-                    let (jobs, next, abort) = (&jobs, &next, &abort);
+                    let (jobs, next, abort, slots) = (&jobs, &next, &abort, &slots);
                     let (repo, target) = (self.repo, self.target);
                     scope.spawn(move || -> Result<()> {
+                        let writer = Writer { target, files, slots, tx: &tx };
                         while !abort.load(Ordering::Relaxed) {
                             let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) else {
                                 break;
                             };
-                            if let Err(e) = fetch_pack(repo, target, files, job, &tx) {
+                            if let Err(e) = fetch_pack(repo, &writer, job) {
                                 abort.store(true, Ordering::Relaxed);
                                 return Err(e);
                             }
@@ -531,13 +561,11 @@ impl Run<'_> {
             drop(tx);
             for event in rx {
                 match event {
-                    Event::Written { file, bytes } => {
+                    Event::Written { file, bytes, finished } => {
                         self.state.bytes_done += bytes;
-                        remaining[file] -= 1;
-                        if remaining[file] == 0 && failed[file].is_none() {
-                            self.finish_file(&files[file]);
-                        } else {
-                            (self.progress)(&self.state);
+                        match finished {
+                            Some(meta) if failed[file].is_none() => self.finish_file(&files[file], meta),
+                            _ => (self.progress)(&self.state),
                         }
                     }
                     Event::Failed { file, reason } => {
@@ -556,7 +584,7 @@ impl Run<'_> {
         for (i, reason) in failed.into_iter().enumerate() {
             if let Some(reason) = reason {
                 let file = &files[i];
-                if created[i] {
+                if matches!(slots[i].created.get(), Some(Ok(()))) {
                     let _ = self.target.remove_file(&file.rel);
                 }
                 self.state.files_done += 1;
@@ -566,13 +594,9 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Sets a complete file's mode and time and counts it.
-    fn finish_file(&mut self, file: &FilePlan) {
-        let set = self
-            .target
-            .open_file(&file.rel)
-            .and_then(|f| target::set_metadata(&f, file.node.mode, file.node.mtime_ns));
-        if let Err(e) = set {
+    /// Counts a complete file; `meta` says whether its mode and time were set.
+    fn finish_file(&mut self, file: &FilePlan, meta: std::result::Result<(), String>) {
+        if let Err(e) = meta {
             self.warn(&file.rel, format!("file restored, but not its mode or time: {e}"));
         }
         self.summary.files += 1;
@@ -580,6 +604,59 @@ impl Run<'_> {
         self.state.files_done += 1;
         self.state.current_file = Some(self.target.display_path(&file.rel));
         (self.progress)(&self.state);
+    }
+}
+
+/// Sets a complete file's mode and time through its handle.
+fn set_metadata(file: &File, node: &Node) -> std::result::Result<(), String> {
+    target::set_metadata(file, node.mode, node.mtime_ns).map_err(|e| e.to_string())
+}
+
+/// What a restore thread needs to put blobs into files.
+struct Writer<'a> {
+    target: &'a Target,
+    files: &'a [FilePlan],
+    slots: &'a [FileSlot],
+    tx: &'a mpsc::SyncSender<Event>,
+}
+
+impl Writer<'_> {
+    fn send(&self, event: Event) {
+        // The receiver lives until every worker ends.
+        let _ = self.tx.send(event);
+    }
+
+    fn fail(&self, file: usize, reason: String) {
+        self.send(Event::Failed { file, reason });
+    }
+
+    /// Writes one blob at its place, creating the file if this is the first
+    /// blob to arrive for it and finishing it if it is the last.
+    fn write(&self, at: Use, plaintext: &[u8]) {
+        let (plan, slot) = (&self.files[at.file], &self.slots[at.file]);
+        let mut fresh = None;
+        let created = slot.created.get_or_init(|| {
+            self.target.create_file(&plan.rel).map(|f| fresh = Some(f))
+        });
+        if let Err(reason) = created {
+            return self.fail(at.file, reason.clone());
+        }
+        let written = match fresh {
+            Some(file) => Ok(file),
+            None => self.target.open_file(&plan.rel),
+        }
+        .and_then(|file| write_at(&file, plaintext, at.offset).map(|()| file));
+        match written {
+            Ok(file) => {
+                let last = slot.remaining.fetch_sub(1, Ordering::AcqRel) == 1;
+                self.send(Event::Written {
+                    file: at.file,
+                    bytes: plaintext.len() as u64,
+                    finished: last.then(|| set_metadata(&file, &plan.node)),
+                });
+            }
+            Err(e) => self.fail(at.file, format!("write failed: {e}")),
+        }
     }
 }
 
@@ -605,47 +682,42 @@ fn spans(blobs: &[(PackEntry, Vec<Use>)]) -> Vec<std::ops::Range<usize>> {
 
 /// Reads the spans of one pack, authenticates each blob and writes it to
 /// every place it belongs. Damage fails the affected files only.
-fn fetch_pack(
-    repo: &Repository,
-    target: &Target,
-    files: &[FilePlan],
-    job: &PackJob,
-    tx: &mpsc::SyncSender<Event>,
-) -> Result<()> {
-    let send = |event| {
-        // The receiver lives until every worker ends.
-        let _ = tx.send(event);
-    };
+fn fetch_pack(repo: &Repository, writer: &Writer<'_>, job: &PackJob) -> Result<()> {
     let fail_all = |uses: &[Use], reason: &str| {
         for u in uses {
-            send(Event::Failed {
-                file: u.file,
-                reason: reason.to_owned(),
-            });
+            writer.fail(u.file, reason.to_owned());
         }
     };
+    // The sealed bytes of the blob at hand, read from the span's stream.
+    let mut buf = Vec::new();
     for span in spans(&job.blobs) {
         let blobs = &job.blobs[span];
         let start = blobs[0].0.offset;
         let end = blobs.iter().map(|(e, _)| e.offset + e.length).max().unwrap_or(start);
-        let bytes = match repo
+        let mut stream = match repo
             .backend()
-            .get_range(FileKind::Pack, &job.pack, start, end - start)
+            .get_range_stream(FileKind::Pack, &job.pack, start, end - start)
         {
-            Ok(bytes) => Some(bytes),
+            Ok(stream) => Some((stream, start)),
             Err(e) if !is_fatal(&e) => None,
             Err(e) => return Err(e),
         };
         for (entry, uses) in blobs {
-            let sealed = match &bytes {
-                Some(bytes) => {
-                    let at = (entry.offset - start) as usize;
-                    Ok(bytes[at..at + entry.length as usize].to_vec())
+            let mut streamed = false;
+            if let Some((reader, at)) = stream.as_mut() {
+                streamed = read_blob(reader.as_mut(), at, entry, &mut buf).is_ok();
+                if !streamed {
+                    stream = None;
                 }
-                // The span failed (e.g. a truncated pack): try blob by blob.
-                None => repo
-                    .backend()
-                    .get_range(FileKind::Pack, &job.pack, entry.offset, entry.length),
+            }
+            // Where the span broke off (e.g. a truncated pack), the rest is
+            // fetched blob by blob, which tells damage from a lost connection.
+            let sealed = if streamed {
+                Ok(Cow::Borrowed(&buf[..]))
+            } else {
+                repo.backend()
+                    .get_range(FileKind::Pack, &job.pack, entry.offset, entry.length)
+                    .map(Cow::Owned)
             };
             let plaintext = sealed.and_then(|sealed| {
                 let plain = pack::open_blob(repo.keys(), &job.salt, entry, &sealed)?;
@@ -666,22 +738,26 @@ fn fetch_pack(
                 Err(e) => return Err(e),
             };
             for u in uses {
-                let written = target
-                    .open_file(&files[u.file].rel)
-                    .and_then(|f| write_at(&f, &plaintext, u.offset));
-                send(match written {
-                    Ok(()) => Event::Written {
-                        file: u.file,
-                        bytes: plaintext.len() as u64,
-                    },
-                    Err(e) => Event::Failed {
-                        file: u.file,
-                        reason: format!("write failed: {e}"),
-                    },
-                });
+                writer.write(*u, &plaintext);
             }
         }
     }
+    Ok(())
+}
+
+/// Reads `entry`'s sealed bytes into `buf` from a span stream that is at
+/// pack offset `*at`, skipping the gap before it.
+fn read_blob(stream: &mut dyn Read, at: &mut u64, entry: &PackEntry, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let short = || std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+    let gap = entry.offset.checked_sub(*at).ok_or_else(short)?;
+    if std::io::copy(&mut stream.take(gap), &mut std::io::sink())? != gap {
+        return Err(short());
+    }
+    buf.clear();
+    if stream.take(entry.length).read_to_end(buf)? as u64 != entry.length {
+        return Err(short());
+    }
+    *at = entry.offset + entry.length;
     Ok(())
 }
 

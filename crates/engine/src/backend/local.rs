@@ -104,18 +104,29 @@ impl Backend for LocalBackend {
     }
 
     fn get_range(&self, kind: FileKind, id: &Id, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(len as usize);
+        self.get_range_stream(kind, id, offset, len)?
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(format!("reading {kind}/{id}"), e))?;
+        if bytes.len() as u64 != len {
+            return Err(Error::io(
+                format!("reading {kind}/{id}"),
+                std::io::ErrorKind::UnexpectedEof.into(),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    fn get_range_stream(&self, kind: FileKind, id: &Id, offset: u64, len: u64) -> Result<Box<dyn Read + Send + '_>> {
         let mut file = self.open(kind, id)?;
         let what = || format!("reading {kind}/{id}");
         let size = file.metadata().map_err(|e| Error::io(what(), e))?.len();
         if offset.checked_add(len).is_none_or(|end| end > size) {
             return Err(range_error(kind, id, offset, len, size));
         }
-        let mut bytes = vec![0u8; len as usize];
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| Error::io(what(), e))?;
-        file.read_exact(&mut bytes)
-            .map_err(|e| Error::io(what(), e))?;
-        Ok(bytes)
+        Ok(Box::new(file.take(len)))
     }
 
     fn list(&self, kind: FileKind) -> Result<Vec<ObjectInfo>> {

@@ -5,14 +5,16 @@
 //! On Unix each operation walks from a descriptor of the target folder with
 //! `openat(…, O_DIRECTORY | O_NOFOLLOW)` per component, then acts with the
 //! `*at` calls on the last one, so a link planted anywhere below the target
-//! makes the operation fail instead of escaping. The descriptors of the
-//! last few parent folders walked are kept (a restore touches each file's
-//! folder several times; walking again cost ~17 `openat` per small file):
-//! a link planted in place of such a folder *during* the restore is then
-//! not met at all — the operation acts in the folder that was walked, which
-//! is below the target — so it still never escapes. Elsewhere the same
-//! checks are made on paths (`symlink_metadata` of every ancestor just
-//! before acting), which leaves a small race window.
+//! makes the operation fail instead of escaping. The descriptors of folders
+//! walked are kept (the most recently used [`FOLDERS_KEPT`]) and a walk starts from the deepest kept ancestor, so a restore opens
+//! each folder about once instead of its whole path once per file. A link
+//! planted in place of a kept folder *during* the restore is then not met
+//! at all — the operation acts in the folder that was walked, which is
+//! below the target — so it still never escapes. Files are created with
+//! `O_CREAT | O_EXCL | O_NOFOLLOW` straight away; only when something is
+//! already there is it looked at (and replaced, unless it is a folder).
+//! Elsewhere the same checks are made on paths (`symlink_metadata` of every
+//! ancestor just before acting), which leaves a small race window.
 
 use std::fs::File;
 use std::io;
@@ -25,15 +27,16 @@ pub(crate) struct Target {
     root: PathBuf,
     #[cfg(unix)]
     fd: std::os::fd::OwnedFd,
-    /// Parent folders already walked, by relative path (see the module
-    /// comment); emptied when it reaches [`PARENTS_KEPT`].
+    /// Folders already walked, by relative path (see the module comment).
     #[cfg(unix)]
-    parents: std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<std::os::fd::OwnedFd>>>,
+    folders: std::sync::Mutex<imp::Folders>,
 }
 
-/// Parent folder descriptors a [`Target`] keeps open at most.
+/// Folder descriptors a [`Target`] keeps open at most: far more than the
+/// folders a restore's threads work in at once, far below the common
+/// open-file limits (256 on macOS, 1024 on Linux).
 #[cfg(unix)]
-const PARENTS_KEPT: usize = 256;
+const FOLDERS_KEPT: usize = 128;
 
 /// What occupies a name in the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +97,9 @@ pub(crate) fn system_time(mtime_ns: i64) -> std::time::SystemTime {
 mod imp {
     use super::*;
     use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+    use std::collections::HashMap;
     use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+    use std::sync::Arc;
 
     fn dir_flags() -> OFlags {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
@@ -109,23 +114,40 @@ mod imp {
             Ok(Target {
                 root: root.to_owned(),
                 fd,
-                parents: Default::default(),
+                folders: Default::default(),
             })
         }
 
-        /// Opens the folder holding `rel`'s last component, one component at
-        /// a time, refusing links. `None` means the target itself.
-        fn parent(&self, parts: &[&std::ffi::OsStr]) -> io::Result<Option<OwnedFd>> {
-            let mut current: Option<OwnedFd> = None;
-            for part in parts {
+        /// The folder at `parts` below the target, walked one component at
+        /// a time from the deepest kept ancestor, refusing links; every
+        /// folder opened on the way is kept.
+        fn folder(&self, parts: &[&std::ffi::OsStr]) -> io::Result<Arc<OwnedFd>> {
+            let lock = || self.folders.lock().unwrap_or_else(|p| p.into_inner());
+            let mut key: PathBuf = parts.iter().collect();
+            let mut depth = parts.len();
+            let mut current: Option<Arc<OwnedFd>> = None;
+            {
+                let mut folders = lock();
+                while depth > 0 {
+                    if let Some(fd) = folders.get(&key) {
+                        current = Some(fd);
+                        break;
+                    }
+                    depth -= 1;
+                    key.pop();
+                }
+            }
+            for part in &parts[depth..] {
                 let base: BorrowedFd<'_> = match &current {
                     Some(fd) => fd.as_fd(),
                     None => self.fd.as_fd(),
                 };
-                let next = rfs::openat(base, *part, dir_flags(), Mode::empty())?;
+                let next = Arc::new(rfs::openat(base, *part, dir_flags(), Mode::empty())?);
+                key.push(part);
+                lock().put(key.clone(), Arc::clone(&next));
                 current = Some(next);
             }
-            Ok(current)
+            Ok(current.expect("parts are not empty"))
         }
 
         fn with_parent<T>(
@@ -137,21 +159,7 @@ mod imp {
             if parts.is_empty() {
                 return f(self.fd.as_fd(), name);
             }
-            let key: PathBuf = parts.iter().collect();
-            let lock = || self.parents.lock().unwrap_or_else(|p| p.into_inner());
-            let known = lock().get(&key).cloned();
-            let parent = match known {
-                Some(fd) => fd,
-                None => {
-                    let fd = std::sync::Arc::new(self.parent(&parts)?.expect("parts are not empty"));
-                    let mut parents = lock();
-                    if parents.len() >= PARENTS_KEPT {
-                        parents.clear();
-                    }
-                    parents.insert(key, std::sync::Arc::clone(&fd));
-                    fd
-                }
-            };
+            let parent = self.folder(&parts)?;
             f(parent.as_fd(), name)
         }
 
@@ -195,21 +203,28 @@ mod imp {
         /// replacing a file or link there; a folder in the way is refused.
         pub(crate) fn create_file(&self, rel: &Path) -> Result<File, Refusal> {
             self.with_parent(rel, |dir, name| {
-                match Self::existing(dir, name)? {
-                    Existing::Dir => {
-                        return Err(io::Error::new(io::ErrorKind::Other, "a folder is in the way"))
-                    }
-                    Existing::Other => rfs::unlinkat(dir, name, AtFlags::empty())?,
-                    Existing::Nothing => {}
+                // O_EXCL: never follows or reuses whatever is there, so a
+                // fresh name costs one call and anything else is looked at.
+                let create = || {
+                    rfs::openat(
+                        dir,
+                        name,
+                        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::from_raw_mode(0o600),
+                    )
+                };
+                match create() {
+                    Err(rustix::io::Errno::EXIST) => {}
+                    other => return Ok(File::from(other?)),
                 }
-                // O_EXCL: never follows or reuses whatever appears meanwhile.
-                let fd = rfs::openat(
-                    dir,
-                    name,
-                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )?;
-                Ok(File::from(fd))
+                if Self::existing(dir, name)? == Existing::Dir {
+                    return Err(io::Error::new(io::ErrorKind::Other, "a folder is in the way"));
+                }
+                match rfs::unlinkat(dir, name, AtFlags::empty()) {
+                    Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                Ok(File::from(create()?))
             })
             .map_err(|e| refuse("cannot create file", e))
         }
@@ -267,6 +282,34 @@ mod imp {
                 rfs::openat(dir, name, dir_flags(), Mode::empty()).map_err(Into::into)
             })?;
             set_metadata(&File::from(fd), mode, mtime_ns)
+        }
+    }
+
+    /// Kept folder descriptors by relative path; the least recently used
+    /// is closed when [`FOLDERS_KEPT`] are open.
+    #[derive(Default)]
+    pub(crate) struct Folders {
+        open: HashMap<PathBuf, (Arc<OwnedFd>, u64)>,
+        clock: u64,
+    }
+
+    impl Folders {
+        fn get(&mut self, key: &Path) -> Option<Arc<OwnedFd>> {
+            self.clock += 1;
+            let (fd, used) = self.open.get_mut(key)?;
+            *used = self.clock;
+            Some(Arc::clone(fd))
+        }
+
+        fn put(&mut self, key: PathBuf, fd: Arc<OwnedFd>) {
+            if self.open.len() >= FOLDERS_KEPT && !self.open.contains_key(&key) {
+                let oldest = self.open.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    self.open.remove(&oldest);
+                }
+            }
+            self.clock += 1;
+            self.open.insert(key, (fd, self.clock));
         }
     }
 
