@@ -495,11 +495,11 @@ impl Run<'_> {
                 continue;
             }
             if locations.is_empty() {
+                // No thread will see it: made and finished here, never removed.
                 let finished = self
                     .target
                     .create_file(&file.rel)
                     .map(|f| set_metadata(&f, &file.node));
-                let _ = slots[i].created.set(finished.as_ref().map(drop).map_err(Clone::clone));
                 match finished {
                     Ok(meta) => self.finish_file(file, meta),
                     Err(reason) => failed[i] = Some(reason),
