@@ -125,6 +125,8 @@ test('sign up, add a folder, back up, restore identical files', async () => {
   await screenshot('restore');
   await (await el('#restore-submit')).click();
   await el('#restore-result', 60000);
+  // The page scrolls to the outcome; let that frame paint before the picture.
+  await browser.pause(300);
   await screenshot('restore-done');
 
   for (const [name, bytes] of Object.entries(files)) {

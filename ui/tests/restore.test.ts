@@ -248,10 +248,21 @@ describe('Restore: choosing many and restoring', () => {
     const { $, backend } = await ready();
     expect($('#restore-selection')?.textContent).toMatch(/Everything in this backup/);
     await fireEvent.input($('#restore-target')!, { target: { value: '/home/ada/Restored' } });
-    await fireEvent.click($('#restore-submit')!);
-    await waitFor(() => expect($('#restore-result')).not.toBeNull());
-    expect(backend.restore).toHaveBeenCalledWith({ snapshot_id: 'snap-1', paths: [], target: '/home/ada/Restored', conflict: 'keep_both' });
-    expect($('#restore-result')?.textContent).toMatch(/1,284 files \(3.4 GB\) restored into\s+\/home\/ada\/Restored/);
+    // jsdom has no scrollIntoView: record the calls while this test runs.
+    const scrolled: Element[] = [];
+    Element.prototype.scrollIntoView = function (this: Element) {
+      scrolled.push(this);
+    };
+    try {
+      await fireEvent.click($('#restore-submit')!);
+      await waitFor(() => expect($('#restore-result')).not.toBeNull());
+      expect(backend.restore).toHaveBeenCalledWith({ snapshot_id: 'snap-1', paths: [], target: '/home/ada/Restored', conflict: 'keep_both' });
+      expect($('#restore-result')?.textContent).toMatch(/1,284 files \(3.4 GB\) restored into\s+\/home\/ada\/Restored/);
+      // The outcome appears below the form: it is scrolled into view.
+      expect(scrolled).toContain($('#restore-result'));
+    } finally {
+      delete (Element.prototype as Partial<Element>).scrollIntoView;
+    }
   });
 
   it('chooses several items, restores them to their original place, overwriting', async () => {
