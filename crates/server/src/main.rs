@@ -221,28 +221,33 @@ struct ServeArgs {
     password_resets_per_ip: u32,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Completes on SIGTERM or Ctrl-C. The handlers are installed when this is
+/// called, not when the future is first polled: called before the ready
+/// line is printed, a signal sent right after that line still shuts the
+/// service down gracefully instead of killing it.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sig) => {
-                sig.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+            tracing::info!("shutting down");
+        })
     }
-    tracing::info!("shutting down");
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tracing::info!("shutting down");
+        })
+    }
 }
 
 fn config(common: &CommonArgs) -> anyhow::Result<Config> {
@@ -289,13 +294,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.holidays_file {
         config.holidays = Holidays::load(path)?;
     }
+    let stop = shutdown_signal()?;
     let server = start(config).await?;
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "coffer-server listening on {}", server.url())?;
         stdout.flush()?;
     }
-    server.run_until(shutdown_signal()).await
+    server.run_until(stop).await
 }
 
 #[tokio::main]
