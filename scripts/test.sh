@@ -25,7 +25,8 @@ step "Rust: unit, property, service, agent and CLI tests (with a real keychain d
 # A private D-Bus session with an unlocked gnome-keyring: the agent's secrets
 # go to a real Secret Service, under a test-only service name.
 dbus-run-session -- bash -c '
-  eval "$(printf coffer-test-keyring | gnome-keyring-daemon --unlock --components=secrets)"
+  keyring=$(scripts/keyring.sh coffer-test-keyring) || exit 1
+  eval "$keyring"
   export COFFER_KEYCHAIN_SERVICE=coffer-test COFFER_TEST_REQUIRE_KEYCHAIN=1
   cargo test --workspace --no-fail-fast
 '
@@ -42,7 +43,8 @@ export COFFER_PG_PORT=$(free_port) COFFER_GARAGE_PORT=$(free_port) COFFER_GARAGE
 scaled_env=$(scripts/scaled.sh start "$scaled_dir")
 eval "$scaled_env"
 dbus-run-session -- bash -c '
-  eval "$(printf coffer-test-keyring | gnome-keyring-daemon --unlock --components=secrets)"
+  keyring=$(scripts/keyring.sh coffer-test-keyring) || exit 1
+  eval "$keyring"
   export COFFER_KEYCHAIN_SERVICE=coffer-test COFFER_TEST_REQUIRE_KEYCHAIN=1
   cargo test -p coffer-server -p coffer-testkit -p coffer-tests -p coffer-cli --no-fail-fast
 '

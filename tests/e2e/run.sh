@@ -57,7 +57,8 @@ cd "$here"
 [ ${#tests[@]} -gt 0 ] || tests=(*.e2e.mjs)
 export COFFER_E2E_TESTS="${tests[*]}"
 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
-  eval "$(printf coffer-e2e-keyring | gnome-keyring-daemon --unlock --components=secrets)"
+  keyring=$(../../scripts/keyring.sh coffer-e2e-keyring) || exit 1
+  eval "$keyring"
   tauri-driver --port "$COFFER_E2E_DRIVER_PORT" --native-port "$COFFER_E2E_NATIVE_PORT" >"$COFFER_E2E_WORK/driver.log" 2>&1 &
   driver=$!
   for _ in $(seq 1 100); do
